@@ -1,0 +1,48 @@
+# qless-router — run `make help` for the targets.
+GO        ?= go
+PKGS      ?= ./...
+BIN       := bin/qless-router
+SHARDS    ?= 3
+ROUTERS   ?= 3
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: help build test test-short lint bench run script fuzz clean
+
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## Build bin/qless-router.
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/qless-router
+
+test: ## Run every test with -race against real redis-server processes (installs redis-server if missing).
+	./scripts/ensure-redis.sh
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-short: ## Quick run without -race.
+	./scripts/ensure-redis.sh
+	$(GO) test -count=1 $(PKGS)
+
+lint: ## gofmt, go vet and staticcheck.
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+bench: build ## Benchmarks: go test -bench for the script, and `qless-router bench` direct vs router.
+	./scripts/ensure-redis.sh
+	$(GO) test -run XXX -bench . -benchtime 1x ./lua ./ring ./internal/bench
+	$(BIN) bench --local
+
+run: build ## Start a local cluster: $(SHARDS) redis shards, $(ROUTERS) routers and the dashboard.
+	./scripts/ensure-redis.sh
+	$(BIN) dev --shards $(SHARDS) --routers $(ROUTERS)
+
+script: build ## Print the assembled qless Lua script.
+	@$(BIN) script
+
+fuzz: ## Run each fuzz target for 20s.
+	$(GO) test -run XXX -fuzz FuzzLocate -fuzztime 20s ./ring
+	$(GO) test -run XXX -fuzz FuzzCommand -fuzztime 20s ./router/resp
+
+clean: ## Remove build output.
+	rm -rf bin
