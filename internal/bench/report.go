@@ -1,0 +1,244 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Result is the measure of one phase at one concurrency level on one target.
+// The JSON form gives durations in nanoseconds.
+type Result struct {
+	Target string `json:"target"`
+	Phase  string `json:"phase"`
+	// Clients is the number of simulated qless clients (goroutines).
+	Clients int `json:"clients"`
+	// Connections is the number of connections they used.
+	Connections int `json:"connections"`
+	// Jobs is the number of jobs done in the timed part. Fewer than
+	// Config.Jobs means MaxDuration, an error or a cancellation cut it short.
+	Jobs int `json:"jobs"`
+	// Errors is the number of jobs that failed; FirstError says why.
+	Errors     int    `json:"errors,omitempty"`
+	FirstError string `json:"first_error,omitempty"`
+	// Elapsed is the wall time of the timed part.
+	Elapsed    time.Duration `json:"elapsed_ns"`
+	JobsPerSec float64       `json:"jobs_per_sec"`
+	// Latency holds the client-side latency of each qless command the phase
+	// times ("put", "pop", "heartbeat", "complete") and of whole jobs
+	// (LatencyJob), successful calls only.
+	Latency map[string]Percentiles `json:"latency"`
+	// RedisCPUPerJob is the CPU time (used_cpu_user + used_cpu_sys, summed
+	// over Target.RedisAddrs) spent during the timed part, divided by Jobs.
+	// It includes whatever else those servers did meanwhile. Zero when not
+	// sampled.
+	RedisCPUPerJob time.Duration `json:"redis_cpu_per_job_ns"`
+	// EvalshaCalls is the number of EVALSHA calls the RedisAddrs served
+	// during the timed part: behind a router, more than the clients sent
+	// shows the router's extra calls.
+	EvalshaCalls int64 `json:"evalsha_calls"`
+	// EvalshaUsecPerCall is the mean time Redis spent in one EVALSHA (INFO
+	// commandstats), over the same calls.
+	EvalshaUsecPerCall float64 `json:"evalsha_usec_per_call"`
+
+	// Baseline names the target this result is compared with: the first
+	// target that ran the same phase at the same level. Empty for the
+	// baseline itself and when only one target ran.
+	Baseline string `json:"baseline,omitempty"`
+	// ThroughputRatio is JobsPerSec divided by the baseline's.
+	ThroughputRatio float64 `json:"throughput_ratio,omitempty"`
+	// AddedP99 is the p99 job latency minus the baseline's.
+	AddedP99 time.Duration `json:"added_p99_ns,omitempty"`
+}
+
+// Report is the outcome of Run. WriteText and WriteJSON render it; neither
+// modifies it.
+type Report struct {
+	RunID     string    `json:"run_id"`
+	Started   time.Time `json:"started"`
+	ScriptSHA string    `json:"script_sha"`
+	Queues    int       `json:"queues"`
+	// Connections is Config.Connections: 0 means one per client.
+	Connections int      `json:"connections_setting"`
+	Results     []Result `json:"results"`
+}
+
+// compare returns a copy of results with the comparison fields filled in:
+// each result is compared with the first result of the same phase and level
+// that belongs to another, earlier target.
+func compare(results []Result) []Result {
+	out := make([]Result, len(results))
+	copy(out, results)
+	type key struct {
+		phase   string
+		clients int
+	}
+	first := map[key]int{}
+	for i := range out {
+		r := &out[i]
+		r.Baseline, r.ThroughputRatio, r.AddedP99 = "", 0, 0
+		k := key{r.Phase, r.Clients}
+		b, ok := first[k]
+		if !ok {
+			first[k] = i
+			continue
+		}
+		base := out[b]
+		if base.Target == r.Target {
+			continue
+		}
+		r.Baseline = base.Target
+		if base.JobsPerSec > 0 {
+			r.ThroughputRatio = r.JobsPerSec / base.JobsPerSec
+		}
+		r.AddedP99 = r.Latency[LatencyJob].P99 - base.Latency[LatencyJob].P99
+	}
+	return out
+}
+
+// commandOrder is the column order of per-command latencies.
+var commandOrder = []string{"put", "pop", "heartbeat", "complete"}
+
+// WriteText writes the report as an aligned table, one row per result. When
+// several targets ran the same phase and level, a last column compares each
+// with the first: its throughput ratio and the p99 job latency it adds.
+func (r *Report) WriteText(w io.Writer) error {
+	results := compare(r.Results)
+	var cmds []string
+	var anyErr, anyCPU, anyBase bool
+	baselines := map[string]bool{}
+	for _, c := range commandOrder {
+		for _, res := range results {
+			if _, ok := res.Latency[c]; ok {
+				cmds = append(cmds, c)
+				break
+			}
+		}
+	}
+	for _, res := range results {
+		anyErr = anyErr || res.Errors > 0
+		anyCPU = anyCPU || res.EvalshaCalls > 0 || res.RedisCPUPerJob > 0
+		if res.Baseline != "" {
+			anyBase = true
+			baselines[res.Baseline] = true
+		}
+	}
+
+	conn := "one per client"
+	if r.Connections > 0 {
+		conn = fmt.Sprintf("%d shared per target", r.Connections)
+	}
+	if _, err := fmt.Fprintf(w, "qless bench run %s: script %.12s, %d queue(s), connections: %s\n",
+		r.RunID, r.ScriptSHA, r.Queues, conn); err != nil {
+		return err
+	}
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := []string{"target", "phase", "clients", "jobs"}
+	if anyErr {
+		head = append(head, "errors")
+	}
+	head = append(head, "elapsed", "jobs/s", "job p50/p99")
+	for _, c := range cmds {
+		head = append(head, c+" p50/p99")
+	}
+	if anyCPU {
+		head = append(head, "redis cpu/job", "evalsha/job", "evalsha us/call")
+	}
+	if anyBase {
+		name := "baseline"
+		if len(baselines) == 1 {
+			for b := range baselines {
+				name = b
+			}
+		}
+		head = append(head, "vs "+name+" (jobs/s, +p99)")
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+
+	for _, res := range results {
+		row := []string{res.Target, res.Phase, fmt.Sprint(res.Clients), fmt.Sprint(res.Jobs)}
+		if anyErr {
+			row = append(row, fmt.Sprint(res.Errors))
+		}
+		row = append(row, fmtDur(res.Elapsed), fmt.Sprintf("%.0f", res.JobsPerSec), fmtP(res.Latency, LatencyJob))
+		for _, c := range cmds {
+			row = append(row, fmtP(res.Latency, c))
+		}
+		if anyCPU {
+			if res.EvalshaCalls > 0 || res.RedisCPUPerJob > 0 {
+				perJob := "-"
+				if res.Jobs > 0 {
+					perJob = fmt.Sprintf("%.2f", float64(res.EvalshaCalls)/float64(res.Jobs))
+				}
+				row = append(row, fmtDur(res.RedisCPUPerJob), perJob, fmt.Sprintf("%.1f", res.EvalshaUsecPerCall))
+			} else {
+				row = append(row, "-", "-", "-")
+			}
+		}
+		if anyBase {
+			switch {
+			case res.Baseline == "":
+				row = append(row, "(baseline)")
+			default:
+				sign := "+"
+				added := res.AddedP99
+				if added < 0 {
+					sign, added = "-", -added
+				}
+				row = append(row, fmt.Sprintf("%.2fx %s%s", res.ThroughputRatio, sign, fmtDur(added)))
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, res := range results {
+		if res.FirstError != "" {
+			if _, err := fmt.Fprintf(w, "%s %s %d clients: %d errors, first: %s\n",
+				res.Target, res.Phase, res.Clients, res.Errors, res.FirstError); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// WriteJSON writes the report as indented JSON, with the comparison fields
+// filled in.
+func (r *Report) WriteJSON(w io.Writer) error {
+	c := *r
+	c.Results = compare(r.Results)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(&c)
+}
+
+func fmtP(lat map[string]Percentiles, key string) string {
+	p, ok := lat[key]
+	if !ok || p.Count == 0 {
+		return "-"
+	}
+	return fmtDur(p.P50) + "/" + fmtDur(p.P99)
+}
+
+// fmtDur prints a duration with three significant digits or so, in the
+// unit that suits it.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < 10*time.Microsecond:
+		return fmt.Sprintf("%.2fus", float64(d)/1e3)
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0fus", float64(d)/1e3)
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.2fms", float64(d)/1e6)
+	case d < time.Second:
+		return fmt.Sprintf("%.1fms", float64(d)/1e6)
+	default:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	}
+}
