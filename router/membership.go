@@ -255,7 +255,7 @@ type Membership struct {
 	boundTo  atomic.Pointer[string]     // gossip host:port once started
 
 	mu      sync.Mutex
-	state   membershipState        // guarded by mu
+	state   atomic.Int32           // a membershipState; written under mu, read anywhere
 	list    *memberlist.Memberlist // guarded by mu; set once by Start
 	cancel  context.CancelFunc     // guarded by mu; ends the background goroutines
 	stopped chan struct{}          // closed when Stop has finished
@@ -304,7 +304,7 @@ func NewMembership(cfg MembershipConfig) (*Membership, error) {
 func (m *Membership) Start(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	switch m.state {
+	switch m.loadState() {
 	case membershipRunning:
 		return errors.New("membership: already started")
 	case membershipStopping, membershipStopped:
@@ -322,7 +322,7 @@ func (m *Membership) Start(ctx context.Context) error {
 	bound := net.JoinHostPort(m.cfg.BindAddr, strconv.Itoa(conf.BindPort))
 	m.boundTo.Store(&bound)
 	m.list = list
-	m.state = membershipRunning
+	m.state.Store(int32(membershipRunning))
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
@@ -331,7 +331,7 @@ func (m *Membership) Start(ctx context.Context) error {
 		defer m.wg.Done()
 		m.notifyLoop(bg)
 	}()
-	if len(m.cfg.Join) > 0 {
+	if seeds := m.seeds(list); len(seeds) > 0 {
 		joinCtx, joinCancel := context.WithCancel(bg)
 		stopJoin := context.AfterFunc(ctx, joinCancel)
 		m.wg.Add(1)
@@ -339,12 +339,14 @@ func (m *Membership) Start(ctx context.Context) error {
 			defer m.wg.Done()
 			defer stopJoin()
 			defer joinCancel()
-			m.joinLoop(joinCtx, list)
+			m.joinLoop(joinCtx, list, seeds)
 		}()
 	}
 	m.logger.Info("membership started", "gossip_addr", bound, "seeds", m.cfg.Join)
 	return nil
 }
+
+func (m *Membership) loadState() membershipState { return membershipState(m.state.Load()) }
 
 // memberlistConfig translates our config into memberlist's.
 func (m *Membership) memberlistConfig() *memberlist.Config {
@@ -370,23 +372,36 @@ func (m *Membership) memberlistConfig() *memberlist.Config {
 	return c
 }
 
+// seeds returns the configured seeds other than this router itself, so that
+// a seed list shared by all routers works.
+func (m *Membership) seeds(list *memberlist.Memberlist) []string {
+	self := map[string]bool{m.LocalAddr(): true, list.LocalNode().Address(): true}
+	var seeds []string
+	for _, s := range m.cfg.Join {
+		if !self[s] {
+			seeds = append(seeds, s)
+		}
+	}
+	return seeds
+}
+
 // joinLoop joins the seeds, retrying until one answers or ctx ends.
-func (m *Membership) joinLoop(ctx context.Context, list *memberlist.Memberlist) {
+func (m *Membership) joinLoop(ctx context.Context, list *memberlist.Memberlist, seeds []string) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for attempt := 1; ; attempt++ {
 		select {
 		case <-ctx.Done():
-			m.logger.Warn("membership: gave up joining seeds", "seeds", m.cfg.Join, "attempts", attempt-1)
+			m.logger.Warn("membership: gave up joining seeds", "seeds", seeds, "attempts", attempt-1)
 			return
 		case <-t.C:
 		}
-		n, err := list.Join(m.cfg.Join)
+		n, err := list.Join(seeds)
 		if n > 0 {
 			m.logger.Info("membership: joined", "seeds_reached", n, "attempts", attempt)
 			return
 		}
-		m.logger.Debug("membership: join failed, will retry", "seeds", m.cfg.Join, "attempt", attempt, "err", err)
+		m.logger.Debug("membership: join failed, will retry", "seeds", seeds, "attempt", attempt, "err", err)
 		t.Reset(m.cfg.JoinRetryInterval)
 	}
 }
@@ -397,9 +412,9 @@ func (m *Membership) joinLoop(ctx context.Context, list *memberlist.Memberlist) 
 // second call waits for the first.
 func (m *Membership) Stop(ctx context.Context) error {
 	m.mu.Lock()
-	switch m.state {
+	switch m.loadState() {
 	case membershipNew:
-		m.state = membershipStopped
+		m.state.Store(int32(membershipStopped))
 		close(m.stopped)
 		m.mu.Unlock()
 		return nil
@@ -412,7 +427,7 @@ func (m *Membership) Stop(ctx context.Context) error {
 			return fmt.Errorf("membership: stop: %w", ctx.Err())
 		}
 	}
-	m.state = membershipStopping
+	m.state.Store(int32(membershipStopping))
 	list := m.list
 	m.mu.Unlock()
 
@@ -443,11 +458,11 @@ func (m *Membership) Stop(ctx context.Context) error {
 // find out through the failure detector. For tests.
 func (m *Membership) kill() {
 	m.mu.Lock()
-	if m.state != membershipRunning {
+	if m.loadState() != membershipRunning {
 		m.mu.Unlock()
 		return
 	}
-	m.state = membershipStopping
+	m.state.Store(int32(membershipStopping))
 	list := m.list
 	m.mu.Unlock()
 	_ = list.Shutdown()
@@ -463,7 +478,7 @@ func (m *Membership) finishStop() {
 	m.wg.Wait()
 	m.closeNodes()
 	m.mu.Lock()
-	m.state = membershipStopped
+	m.state.Store(int32(membershipStopped))
 	m.mu.Unlock()
 	close(m.stopped)
 }
@@ -491,10 +506,7 @@ func (m *Membership) Members() []Member {
 // (matching ErrShardSetMismatch) naming the routers that differ and both
 // views. A router must not route while Agreement fails.
 func (m *Membership) Agreement() error {
-	m.mu.Lock()
-	state := m.state
-	m.mu.Unlock()
-	switch state {
+	switch m.loadState() {
 	case membershipNew:
 		return fmt.Errorf("membership %s: agreement: %w", m.cfg.NodeName, ErrMembershipNotStarted)
 	case membershipStopping, membershipStopped:
@@ -543,7 +555,7 @@ func (m *Membership) UpdateShardSet(ctx context.Context, shardSet string) error 
 		return fail(ctx.Err())
 	}
 	m.mu.Lock()
-	state, list := m.state, m.list
+	state, list := m.loadState(), m.list
 	if state == membershipNew || state == membershipRunning {
 		m.meta.Store(next)
 	}

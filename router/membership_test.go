@@ -458,3 +458,24 @@ func membershipTestLogger(w io.Writer) *slog.Logger {
 		},
 	}))
 }
+
+// TestMembershipSharedSeedList starts routers that all share one seed list,
+// themselves included, in the reverse order of the list.
+func TestMembershipSharedSeedList(t *testing.T) {
+	t.Parallel()
+	names := []string{"a", "b", "c"}
+	var seeds []string
+	ports := map[string]int{}
+	for _, n := range names {
+		ports[n] = reserveGossipPort(t)
+		seeds = append(seeds, net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[n])))
+	}
+	var ms []*Membership
+	for _, n := range []string{"c", "b", "a"} {
+		cfg := testMembershipConfig(n, "e1", seeds...)
+		cfg.BindPort = ports[n]
+		ms = append(ms, startTestMembership(t, cfg))
+	}
+	took := waitMemberNames(t, names, ms...)
+	t.Logf("shared seed list converged in %v", took)
+}
