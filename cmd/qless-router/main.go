@@ -39,6 +39,7 @@ type subcommand struct {
 func subcommands() map[string]subcommand {
 	return map[string]subcommand{
 		"script":  {"print the qless Lua script shards run", runScript},
+		"bench":   {"load-test a Redis or a router cluster", runBench},
 		"version": {"print the version", runVersion},
 	}
 }
