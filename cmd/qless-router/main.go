@@ -40,6 +40,7 @@ func subcommands() map[string]subcommand {
 	return map[string]subcommand{
 		"script":  {"print the qless Lua script shards run", runScript},
 		"bench":   {"load-test a Redis or a router cluster", runBench},
+		"cluster": {"ask a router about the cluster (status, locate)", runCluster},
 		"version": {"print the version", runVersion},
 	}
 }
