@@ -81,7 +81,7 @@ func (c *scriptConn) load(ctx context.Context) error {
 // nowArg formats t as qless clients do (Ruby Time.now.to_f): seconds since
 // the epoch as a decimal with sub-second digits.
 func nowArg(t time.Time) string {
-	return strconv.FormatFloat(float64(t.UnixMicro())/1e6, 'f', 6, 64)
+	return strconv.FormatFloat(float64(t.UnixNano())/1e9, 'f', -1, 64)
 }
 
 // redisStats is what one INFO sample of a Redis server gives.

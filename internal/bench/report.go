@@ -169,12 +169,10 @@ func (r *Report) WriteText(w io.Writer) error {
 			row = append(row, fmtP(res.Latency, c))
 		}
 		if anyCPU {
-			if res.EvalshaCalls > 0 || res.RedisCPUPerJob > 0 {
-				perJob := "-"
-				if res.Jobs > 0 {
-					perJob = fmt.Sprintf("%.2f", float64(res.EvalshaCalls)/float64(res.Jobs))
-				}
-				row = append(row, fmtDur(res.RedisCPUPerJob), perJob, fmt.Sprintf("%.1f", res.EvalshaUsecPerCall))
+			if res.Jobs > 0 && (res.EvalshaCalls > 0 || res.RedisCPUPerJob > 0) {
+				row = append(row, fmtDur(res.RedisCPUPerJob),
+					fmt.Sprintf("%.2f", float64(res.EvalshaCalls)/float64(res.Jobs)),
+					fmt.Sprintf("%.1f", res.EvalshaUsecPerCall))
 			} else {
 				row = append(row, "-", "-", "-")
 			}

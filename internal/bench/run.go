@@ -253,6 +253,9 @@ func (r *runner) loop(ctx context.Context, ws []*worker, n int, timeJobs bool, f
 				}
 				t0 := time.Now()
 				if err := fn(callCtx, w, slot); err != nil {
+					if callCtx.Err() != nil {
+						return // cut by cancellation or the hard deadline: not the target's fault
+					}
 					if nerr.Add(1) == 1 {
 						mu.Lock()
 						firstErr = err
