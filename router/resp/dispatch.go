@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 
 	"github.com/qless-router/qless-router/core"
 )
@@ -25,8 +26,8 @@ type session struct {
 	dirty  bool       // a command failed to queue: EXEC aborts
 	queued [][][]byte // commands queued by MULTI (copies)
 
-	sub      *subConn // set at the first (P)SUBSCRIBE
-	detached bool     // handed to the PubSub
+	sub      *subConn    // set at the first (P)SUBSCRIBE
+	detached atomic.Bool // handed to the PubSub
 }
 
 // writer is the part of redcon.Conn (and *redcon.Writer) that replies use.

@@ -64,7 +64,7 @@ type subConn struct {
 }
 
 func (c *subConn) Detach() redcon.DetachedConn {
-	c.ss.detached = true
+	c.ss.detached.Store(true)
 	return &detachedConn{DetachedConn: c.Conn.Detach(), s: c.s, ss: c.ss}
 }
 

@@ -235,7 +235,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 // unregisters itself when it closes).
 func (s *Server) closed(conn redcon.Conn, err error) {
 	ss, ok := conn.Context().(*session)
-	if !ok || ss.detached {
+	if !ok || ss.detached.Load() {
 		return
 	}
 	s.unregister(ss)
@@ -250,6 +250,19 @@ func (s *Server) unregister(ss *session) {
 		close(s.idle)
 		s.idle = nil
 	}
+}
+
+// subscribers counts the connections in subscribed mode.
+func (s *Server) subscribers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for ss := range s.sessions {
+		if ss.detached.Load() {
+			n++
+		}
+	}
+	return n
 }
 
 // connectedClients counts the open connections.
