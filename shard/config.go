@@ -1,0 +1,265 @@
+package shard
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/qless-router/qless-router/core"
+)
+
+// Config configures one Shard. Zero durations are invalid; start from
+// DefaultConfig or DefaultLocalConfig.
+type Config struct {
+	// Name identifies the shard in errors (core.ShardError.Shard), logs and
+	// the ring. Required.
+	Name string
+	// URL locates the shard: redis://, rediss:// or redis-sentinel:// (see
+	// the package documentation). Required.
+	URL string
+	// Logger receives the shard's logs; nil discards them.
+	Logger *slog.Logger
+	// Clock drives the health loop and resubscription delays; nil means
+	// core.RealClock().
+	Clock core.Clock
+	// TLS, when set, is used for the connections to Redis (and to the
+	// Sentinels), overriding the default of a rediss:// URL.
+	TLS *tls.Config
+
+	// DialTimeout bounds each connection attempt.
+	DialTimeout time.Duration
+	// WriteTimeout bounds each network read or write of a connection; a
+	// server silent for longer breaks the connection (rueidis
+	// ConnWriteTimeout).
+	WriteTimeout time.Duration
+	// HealthInterval is the period of the health check (a PING, or a
+	// connection attempt while the shard has never been reached).
+	HealthInterval time.Duration
+	// HealthTimeout bounds one health check.
+	HealthTimeout time.Duration
+	// ResubscribeDelay is the first wait before Subscribe subscribes again
+	// after losing its connection; it doubles up to HealthInterval.
+	ResubscribeDelay time.Duration
+	// SentinelRefresh is how often a Sentinel client re-reads the master's
+	// address besides following +switch-master events (rueidis
+	// Sentinel.TopologyRefreshInterval). Ignored for redis:// URLs.
+	SentinelRefresh time.Duration
+	// StartDown lets Start succeed when the shard cannot be reached: the
+	// health loop keeps trying to connect, and calls fail with
+	// core.ErrShardDown until it does. When false, Start returns that error.
+	StartDown bool
+}
+
+// DefaultConfig returns the production defaults; set Name and URL.
+func DefaultConfig() Config {
+	return Config{
+		DialTimeout:      5 * time.Second,
+		WriteTimeout:     10 * time.Second,
+		HealthInterval:   time.Second,
+		HealthTimeout:    time.Second,
+		ResubscribeDelay: 100 * time.Millisecond,
+		SentinelRefresh:  5 * time.Second,
+	}
+}
+
+// DefaultLocalConfig returns short timings for tests and local development
+// on loopback; set Name and URL.
+func DefaultLocalConfig() Config {
+	c := DefaultConfig()
+	c.DialTimeout = time.Second
+	c.WriteTimeout = 2 * time.Second
+	c.HealthInterval = 50 * time.Millisecond
+	c.HealthTimeout = 500 * time.Millisecond
+	c.ResubscribeDelay = 10 * time.Millisecond
+	c.SentinelRefresh = time.Second
+	return c
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	if c.Name == "" {
+		return errors.New("shard: Config.Name is empty")
+	}
+	if c.URL == "" {
+		return fmt.Errorf("shard %s: Config.URL is empty", c.Name)
+	}
+	if _, err := clientOption(c); err != nil {
+		return fmt.Errorf("shard %s: Config.URL: %w", c.Name, err)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"DialTimeout", c.DialTimeout},
+		{"WriteTimeout", c.WriteTimeout},
+		{"HealthInterval", c.HealthInterval},
+		{"HealthTimeout", c.HealthTimeout},
+		{"ResubscribeDelay", c.ResubscribeDelay},
+		{"SentinelRefresh", c.SentinelRefresh},
+	} {
+		if d.v <= 0 {
+			return fmt.Errorf("shard %s: Config.%s must be positive, got %s", c.Name, d.name, d.v)
+		}
+	}
+	return nil
+}
+
+// sentinelScheme is the URL scheme of a Sentinel-monitored master set.
+const sentinelScheme = "redis-sentinel"
+
+// clientOption turns the Config into rueidis options.
+func clientOption(c Config) (rueidis.ClientOption, error) {
+	var opt rueidis.ClientOption
+	var err error
+	if strings.HasPrefix(c.URL, sentinelScheme+"://") {
+		opt, err = parseSentinelURL(c.URL)
+	} else {
+		opt, err = rueidis.ParseURL(c.URL)
+		if err == nil && opt.Sentinel.MasterSet != "" {
+			err = fmt.Errorf("use a %s:// URL for a Sentinel master set", sentinelScheme)
+		}
+	}
+	if err != nil {
+		return opt, err
+	}
+	// No client-side caching: mandatory for RESP2, and the router wants none.
+	opt.DisableCache = true
+	// RESP2 always: replies then convert exactly as a qless client of one
+	// Redis sees them (Lua true is 1 and false is nil, scores are strings).
+	opt.AlwaysRESP2 = true
+	// Never retry: qless commands are not idempotent; the router decides.
+	opt.DisableRetry = true
+	if opt.Dialer.Timeout == 0 {
+		opt.Dialer.Timeout = c.DialTimeout
+	}
+	if opt.ConnWriteTimeout == 0 {
+		opt.ConnWriteTimeout = c.WriteTimeout
+	}
+	if opt.ClientName == "" {
+		opt.ClientName = "qless-router"
+	}
+	if c.TLS != nil {
+		opt.TLSConfig = c.TLS
+	}
+	if opt.Sentinel.MasterSet != "" {
+		opt.Sentinel.Dialer.Timeout = opt.Dialer.Timeout
+		opt.Sentinel.TopologyRefreshInterval = c.SentinelRefresh
+		if c.TLS != nil {
+			opt.Sentinel.TLSConfig = c.TLS
+		}
+	}
+	return opt, nil
+}
+
+// parseSentinelURL parses
+// redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db][?options].
+func parseSentinelURL(raw string) (rueidis.ClientOption, error) {
+	var opt rueidis.ClientOption
+	rest := strings.TrimPrefix(raw, sentinelScheme+"://")
+	var query string
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		rest, query = rest[:i], rest[i+1:]
+	}
+	hostPart, path, _ := strings.Cut(rest, "/")
+	if i := strings.LastIndexByte(hostPart, '@'); i >= 0 {
+		userinfo := hostPart[:i]
+		hostPart = hostPart[i+1:]
+		user, pass, hasPass := strings.Cut(userinfo, ":")
+		var err error
+		if opt.Username, err = url.PathUnescape(user); err != nil {
+			return opt, fmt.Errorf("invalid user: %w", err)
+		}
+		if hasPass {
+			if opt.Password, err = url.PathUnescape(pass); err != nil {
+				return opt, fmt.Errorf("invalid password: %w", err)
+			}
+		}
+	}
+	if hostPart == "" {
+		return opt, errors.New("no sentinel address")
+	}
+	for _, h := range strings.Split(hostPart, ",") {
+		if h == "" {
+			return opt, errors.New("empty sentinel address")
+		}
+		host, port, err := net.SplitHostPort(h)
+		if err != nil {
+			host, port = h, "26379"
+			if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+				host = h[1 : len(h)-1]
+			}
+		}
+		if host == "" {
+			return opt, fmt.Errorf("sentinel address %q has no host", h)
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return opt, fmt.Errorf("sentinel address %q: invalid port", h)
+		}
+		opt.InitAddress = append(opt.InitAddress, net.JoinHostPort(host, port))
+	}
+	master, db, hasDB := strings.Cut(path, "/")
+	master, err := url.PathUnescape(master)
+	if err != nil || master == "" {
+		return opt, errors.New("no master set name in the path (redis-sentinel://host:port/mastername)")
+	}
+	opt.Sentinel.MasterSet = master
+	if hasDB && db != "" {
+		if opt.SelectDB, err = strconv.Atoi(db); err != nil || opt.SelectDB < 0 {
+			return opt, fmt.Errorf("invalid database number %q", db)
+		}
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return opt, fmt.Errorf("invalid options: %w", err)
+	}
+	for k := range q {
+		switch k {
+		case "sentinel_user":
+			opt.Sentinel.Username = q.Get(k)
+		case "sentinel_password":
+			opt.Sentinel.Password = q.Get(k)
+		case "dial_timeout":
+			if opt.Dialer.Timeout, err = time.ParseDuration(q.Get(k)); err != nil {
+				return opt, fmt.Errorf("invalid dial_timeout: %w", err)
+			}
+		case "write_timeout":
+			if opt.ConnWriteTimeout, err = time.ParseDuration(q.Get(k)); err != nil {
+				return opt, fmt.Errorf("invalid write_timeout: %w", err)
+			}
+		case "client_name":
+			opt.ClientName = q.Get(k)
+		default:
+			return opt, fmt.Errorf("unknown option %q", k)
+		}
+	}
+	return opt, nil
+}
+
+// redactURL returns the URL without its password, for logs.
+func redactURL(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	end := len(rest)
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		end = i
+	}
+	at := strings.LastIndexByte(rest[:end], '@')
+	if at < 0 {
+		return raw
+	}
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass {
+		return raw
+	}
+	return scheme + "://" + user + ":xxxxx@" + rest[at+1:]
+}
