@@ -321,8 +321,11 @@ func (r *runner) runPhase(ctx context.Context, ti int, t Target, phase string, c
 			hist: map[string]*histogram{},
 		}
 	}
+	// leftovers says whether jobs may be left in the queues: always after
+	// put, otherwise only when the phase did not finish.
+	leftovers := true
 	if !r.cfg.KeepData {
-		defer r.cleanup(ctx, conns[0], ws, queues)
+		defer func() { r.cleanup(ctx, conns[0], ws, queues, leftovers) }()
 	}
 
 	n := r.cfg.Jobs
@@ -425,6 +428,7 @@ func (r *runner) runPhase(ctx context.Context, ti int, t Target, phase string, c
 		}
 	}
 
+	leftovers = phase == PhasePut || st.done < r.cfg.Jobs
 	var err error
 	switch {
 	case st.errs > 0:
@@ -464,9 +468,10 @@ func (r *runner) sample(ctx context.Context, t Target) (redisStats, bool) {
 }
 
 // cleanup removes what a phase left on a shared target: jobs still waiting
-// (cancel skips completed ones), and the queue and worker names from the
-// global listings. Best effort, bounded by MaxDuration; trouble is logged.
-func (r *runner) cleanup(ctx context.Context, c *scriptConn, ws []*worker, queues []string) {
+// when there may be some (cancel skips completed ones), and the queue and
+// worker names from the global listings. Best effort, bounded by
+// MaxDuration; trouble is logged.
+func (r *runner) cleanup(ctx context.Context, c *scriptConn, ws []*worker, queues []string, leftovers bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.MaxDuration)
 	defer cancel()
 	var jids, names []string
@@ -476,6 +481,9 @@ func (r *runner) cleanup(ctx context.Context, c *scriptConn, ws []*worker, queue
 	}
 	warn := func(what string, err error) {
 		r.log.Warn("clean-up failed", "what", what, "err", err)
+	}
+	if !leftovers {
+		jids = nil
 	}
 	for chunk := range slices.Chunk(jids, cancelBatch) {
 		if err := c.call(ctx, "cancel", nowArg(time.Now()), chunk...).Error(); err != nil {
