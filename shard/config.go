@@ -243,23 +243,31 @@ func parseSentinelURL(raw string) (rueidis.ClientOption, error) {
 	return opt, nil
 }
 
-// redactURL returns the URL without its password, for logs.
+// redactURL returns the URL without its passwords, for logs.
 func redactURL(raw string) string {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
 		return raw
 	}
+	rest, query, hasQuery := strings.Cut(rest, "?")
 	end := len(rest)
-	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
 		end = i
 	}
-	at := strings.LastIndexByte(rest[:end], '@')
-	if at < 0 {
-		return raw
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
+			rest = user + ":xxxxx@" + rest[at+1:]
+		}
 	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return raw
+	out := scheme + "://" + rest
+	if hasQuery {
+		parts := strings.Split(query, "&")
+		for i, p := range parts {
+			if k, _, ok := strings.Cut(p, "="); ok && strings.Contains(k, "password") {
+				parts[i] = k + "=xxxxx"
+			}
+		}
+		out += "?" + strings.Join(parts, "&")
 	}
-	return scheme + "://" + user + ":xxxxx@" + rest[at+1:]
+	return out
 }

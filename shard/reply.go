@@ -143,7 +143,7 @@ func (s *Shard) classify(res rueidis.RedisResult) (reply core.Reply, err error, 
 	}
 	if re, ok := rueidis.IsRedisErr(rerr); ok {
 		text := fullErrorText(re.Error())
-		if unavailable[errorCode(text)] && !strings.Contains(text, "user_script") {
+		if unavailable[errorCode(text)] {
 			return core.Reply{}, &core.ShardError{Shard: s.name, Err: fmt.Errorf("%w: %s", core.ErrShardDown, text)}, false
 		}
 		return core.Reply{}, parseScriptError(text), false

@@ -566,3 +566,24 @@ func TestConcurrentCalls(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestReadOnly: a primary demoted to a replica (as during a failover)
+// answers writes with READONLY, which is a shard failure, not a script
+// answer.
+func TestReadOnly(t *testing.T) {
+	t.Parallel()
+	primary := redistest.Start(t)
+	s := startShard(t, redistest.Start(t).Addr)
+	host, p, _ := net.SplitHostPort(primary.Addr)
+	if _, err := s.Do(ctx(t), "REPLICAOF", host, p); err != nil {
+		t.Fatalf("REPLICAOF: %v", err)
+	}
+	_, err := s.Call(ctx(t), "put", "1", "q", "j")
+	var se *core.ShardError
+	if !errors.As(err, &se) || !errors.Is(err, core.ErrShardDown) || !strings.Contains(err.Error(), "READONLY") {
+		t.Fatalf("write on a replica: %v, want a *core.ShardError matching ErrShardDown with READONLY", err)
+	}
+	if got, err := s.Call(ctx(t), "str", "1"); err != nil || !cmp.Equal(got, core.StringReply("hello")) {
+		t.Errorf("read on a replica = %v, %v", got, err)
+	}
+}
