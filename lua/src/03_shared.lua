@@ -1,0 +1,127 @@
+-- Shared procedures of spec 5, each created only for the commands using it.
+
+-- stat(queue, kind, v): record value v in ql:s:<kind>:<bin(now)>:<queue>
+-- (9: Welford update of total/mean/vk plus one histogram counter).
+local stat
+if cmd == 'pop' or cmd == 'complete' then
+  stat = function(queue, kind, v)
+    local key = 'ql:s:' .. kind .. ':' .. DAY .. ':' .. queue
+    local fv = floor(v)
+    local bucket
+    if fv < 60 then
+      bucket = 's' .. fv
+    elseif fv < 3600 then
+      bucket = 'm' .. floor(fv / 60)
+    elseif fv < 86400 then
+      bucket = 'h' .. floor(fv / 3600)
+    else
+      bucket = 'd' .. floor(fv / 86400)
+    end
+    local r = call('hmget', key, 'total', 'mean', 'vk', bucket)
+    local total, mean, vk
+    if r[1] then
+      total = tonumber(r[1]) + 1
+      local old = tonumber(r[2])
+      mean = old + (v - old) / total
+      vk = tonumber(r[3]) + (v - mean) * (v - old)
+    else
+      total, mean, vk = 1, v, 0
+    end
+    call('hset', key, 'total', total, 'mean', mean, 'vk', vk, bucket, (tonumber(r[4]) or 0) + 1)
+  end
+end
+
+-- check_scheduled(queue, n): move up to n due jobs (score in [0, now]) from
+-- -scheduled to -work, re-scored with the current now (5). n < 0 means all.
+local check_scheduled
+if cmd == 'pop' or cmd == 'peek' or cmd == 'queues' or cmd == 'jobs' then
+  check_scheduled = function(queue, n)
+    if n == 0 then return end
+    local qk = 'ql:q:' .. queue
+    local ready = call('zrangebyscore', qk .. '-scheduled', 0, now, 'LIMIT', 0, n)
+    for i = 1, #ready do
+      local jid = ready[i]
+      local key = 'ql:j:' .. jid
+      local pri = tonumber(call('hget', key, 'priority') or 0)
+      call('zadd', qk .. '-work', pri - now / 1e10, jid)
+      call('zrem', qk .. '-scheduled', jid)
+      call('hset', key, 'state', 'waiting')
+    end
+  end
+end
+
+-- check_recurring(queue, n): spawn up to n due instances of the queue's
+-- recurring templates (8). The n slots are shared by all templates.
+local check_recurring
+if cmd == 'pop' or cmd == 'peek' then
+  check_recurring = function(queue, n)
+    if n <= 0 then return end
+    local qk = 'ql:q:' .. queue
+    local rk = qk .. '-recur'
+    local due = call('zrangebyscore', rk, 0, now, 'WITHSCORES', 'LIMIT', 0, n)
+    local made = 0
+    local eq = encode(queue)
+    for i = 1, #due, 2 do
+      if made >= n then break end
+      local rjid = due[i]
+      local tkey = 'ql:r:' .. rjid
+      local r = call('hmget', tkey, 'klass', 'data', 'priority', 'tags', 'retries', 'interval', 'backlog')
+      local interval = tonumber(r[6])
+      local backlog = tonumber(r[7] or 0)
+      local pri = tonumber(r[3]) or 0
+      local score = floor(tonumber(due[i + 1]))
+      if backlog ~= 0 then
+        -- Skip missed instances beyond the backlog.
+        local k = (now - score) / interval
+        if k > backlog then score = score + ceil(k - backlog) * interval end
+      end
+      local tags
+      while score <= now and made < n do
+        local child = rjid .. '-' .. call('hincrby', tkey, 'count', 1)
+        tags = tags or decode(r[4])
+        for _, t in ipairs(tags) do
+          call('zadd', 'ql:t:' .. t, now, child)
+          call('zincrby', 'ql:tags', 1, t)
+        end
+        call('hset', 'ql:j:' .. child, 'jid', child, 'klass', r[1], 'data', r[2],
+          'priority', r[3], 'tags', r[4], 'state', 'waiting', 'worker', '',
+          'expires', 0, 'queue', queue, 'retries', r[5], 'remaining', r[5],
+          'time', sfmt('%.20f', score), 'spawned_from_jid', rjid)
+        hist_push(child, '"put"', '{"q":' .. eq .. '}', nil, nil, encode(floor(score)))
+        call('zadd', qk .. '-work', pri - score / 1e10, child)
+        score = score + interval
+        call('zadd', rk, score, rjid)
+        made = made + 1
+      end
+    end
+  end
+end
+
+-- dep_add(jid, deps): for each D in deps whose job exists and is not
+-- complete, record the edge jid -> D in both directions (5).
+local dep_add
+if cmd == 'put' or cmd == 'requeue' or cmd == 'complete' or cmd == 'depends' then
+  dep_add = function(jid, deps)
+    local dkey = 'ql:j:' .. jid .. '-dependencies'
+    for _, d in ipairs(deps) do
+      local st = call('hget', 'ql:j:' .. d, 'state')
+      if st and st ~= 'complete' then
+        call('sadd', 'ql:j:' .. d .. '-dependents', jid)
+        call('sadd', dkey, d)
+      end
+    end
+  end
+end
+
+-- untag(jid, tags_json): drop a job from the tag indexes of its tags:
+-- ZREM ql:t:<tag> and decrement ql:tags (13).
+local untag
+if cmd == 'put' or cmd == 'requeue' or cmd == 'complete' or cmd == 'cancel' then
+  untag = function(jid, tags_json)
+    if not tags_json then return end
+    for _, t in ipairs(decode(tags_json)) do
+      call('zrem', 'ql:t:' .. t, jid)
+      call('zincrby', 'ql:tags', -1, t)
+    end
+  end
+end

@@ -1,0 +1,588 @@
+-- Job commands: put/requeue, heartbeat, complete, fail, retry, get, multiget,
+-- timeout, cancel, priority, log, depends (spec 6).
+
+-- 6.24 put worker queue jid klass data delay [priority p] [tags t] [retries r] [depends d]
+-- 6.25 requeue: the same, but the job must exist.
+if cmd == 'put' or cmd == 'requeue' then
+  local worker, queue, jid, klass, raw_data, raw_delay =
+    ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+  if cmd == 'requeue' then
+    if jid == nil then error('Job(): no jid provided') end
+    if call('exists', 'ql:j:' .. jid) == 0 then
+      error('Requeue(): Job ' .. jid .. ' does not exist')
+    end
+  end
+  if queue == nil then error('Queue(): no queue name provided') end
+  if jid == nil then error('Put(): Arg "jid" missing') end
+  if klass == nil then error('Put(): Arg "klass" missing') end
+  if not decode(raw_data) then
+    error('Put(): Arg "data" missing or not JSON: ' .. tostring(raw_data))
+  end
+  local delay = tonumber(raw_delay)
+  if delay == nil then error('Put(): Arg "delay" not a number: ' .. tostring(raw_delay)) end
+  if (nargs - 8) % 2 == 1 then
+    error('Odd number of additional args: ' .. tostring({}))
+  end
+  local o_pri, o_tags, o_retries, o_deps
+  for i = 9, nargs, 2 do
+    local k = ARGV[i]
+    if k == 'priority' then o_pri = ARGV[i + 1]
+    elseif k == 'tags' then o_tags = ARGV[i + 1]
+    elseif k == 'retries' then o_retries = ARGV[i + 1]
+    elseif k == 'depends' then o_deps = ARGV[i + 1] end
+  end
+
+  local key = 'ql:j:' .. jid
+  local old = call('hmget', key, 'priority', 'tags', 'queue', 'state', 'failure',
+    'retries', 'worker', 'history')
+  local old_tags, old_queue, old_state, old_worker = old[2], old[3], old[4], old[7]
+
+  -- Old tags go first, as `tag remove` would do it.
+  if old_tags then
+    untag(jid, old_tags)
+    if old_tags ~= '{}' then call('hset', key, 'tags', '{}') end
+  end
+
+  -- Options: the option, else the old value, else the default. Stored as sent.
+  local retries = o_retries or old[6] or 5
+  if tonumber(retries) == nil then
+    error('Put(): Arg "retries" not a number: ' .. tostring(o_retries))
+  end
+  local tags = decode(o_tags or old_tags or '[]')
+  if not tags then error('Put(): Arg "tags" not JSON' .. tostring(o_tags)) end
+  local pri = o_pri or old[1] or 0
+  local prio = tonumber(pri)
+  if prio == nil then error('Put(): Arg "priority" not a number' .. tostring(o_pri)) end
+  local deps = decode(o_deps or '[]')
+  if not deps then error('Put(): Arg "depends" not JSON: ' .. tostring(o_deps)) end
+
+  local dkey = key .. '-dependencies'
+  if #deps > 0 then
+    -- A non-empty list replaces the old edges; an empty one keeps them (7).
+    local keep = {}
+    for _, d in ipairs(deps) do keep[d] = true end
+    for _, d in ipairs(call('smembers', dkey)) do
+      if not keep[d] then
+        call('srem', dkey, d)
+        call('srem', 'ql:j:' .. d .. '-dependents', jid)
+      end
+    end
+  end
+
+  local ejid, eq = encode(jid), encode(queue)
+  call('publish', 'ql:log', '{"jid":' .. ejid .. ',"event":"put","queue":' .. eq .. '}')
+  hist_push(jid, '"put"', '{"q":' .. eq .. '}', nil, old[8])
+
+  if old_queue and old_queue ~= '' then
+    local oq = 'ql:q:' .. old_queue
+    call('zrem', oq .. '-work', jid)
+    call('zrem', oq .. '-locks', jid)
+    call('zrem', oq .. '-depends', jid)
+    call('zrem', oq .. '-scheduled', jid)
+  end
+  if old_worker and old_worker ~= '' then
+    call('zrem', 'ql:w:' .. old_worker .. ':jobs', jid)
+    if old_worker ~= worker then
+      local msg = '{"jid":' .. ejid .. ',"event":"lock_lost","worker":' .. encode(old_worker) .. '}'
+      call('publish', 'ql:w:' .. old_worker, msg)
+      call('publish', 'ql:log', msg)
+    end
+  end
+  if old_state == 'complete' then call('zrem', 'ql:completed', jid) end
+
+  for _, t in ipairs(tags) do
+    call('zadd', 'ql:t:' .. t, now, jid)
+    call('zincrby', 'ql:tags', 1, t)
+  end
+
+  if old_state == 'failed' then
+    -- Quirk (16.10): the counter of the NEW queue, in the failure's day.
+    local failure = decode(old[5])
+    local group, when = failure.group, failure.when
+    local fkey = 'ql:f:' .. group
+    call('lrem', fkey, 0, jid)
+    if call('llen', fkey) == 0 then call('srem', 'ql:failures', group) end
+    call('hincrby', 'ql:s:stats:' .. (when - when % 86400) .. ':' .. queue, 'failed', -1)
+  end
+
+  -- failure, grace, spawned_from_jid and a hidden `scheduled` stay untouched.
+  call('hset', key, 'jid', jid, 'klass', klass, 'data', raw_data, 'priority', pri,
+    'tags', encode(tags), 'state', delay > 0 and 'scheduled' or 'waiting',
+    'worker', '', 'expires', 0, 'queue', queue, 'retries', retries,
+    'remaining', retries, 'time', sfmt('%.20f', now))
+
+  if #deps > 0 then dep_add(jid, deps) end
+
+  -- Placement; carried-over dependencies count too.
+  local qk = 'ql:q:' .. queue
+  local waiting_on = call('scard', dkey)
+  if delay > 0 then
+    if waiting_on > 0 then
+      call('zadd', qk .. '-depends', now, jid)
+      call('hset', key, 'state', 'depends', 'scheduled', now + delay)
+    else
+      call('zadd', qk .. '-scheduled', now + delay, jid)
+    end
+  elseif waiting_on > 0 then
+    call('zadd', qk .. '-depends', now, jid)
+    call('hset', key, 'state', 'depends')
+  else
+    call('zadd', qk .. '-work', prio - now / 1e10, jid)
+  end
+
+  call('zadd', 'ql:queues', 'NX', now, queue)
+  if call('zscore', 'ql:tracked', jid) then call('publish', 'ql:put', jid) end
+  return jid
+end
+
+-- 6.12 heartbeat jid worker [data]
+if cmd == 'heartbeat' then
+  local jid, worker, raw_data = ARGV[3], ARGV[4], ARGV[5]
+  if jid == nil then error('Job(): no jid provided') end
+  if worker == nil then error('Heatbeat(): Arg "worker" missing') end
+  local data
+  if raw_data ~= nil then data = decode(raw_data) end
+  local key = 'ql:j:' .. jid
+  local f = call('hmget', key, 'state', 'worker', 'queue')
+  local state, owner, queue = f[1], f[2], f[3]
+  if not state then error('Heartbeat(): Job ' .. jid .. ' does not exist') end
+  if state ~= 'running' then
+    error('Heartbeat(): Job ' .. jid .. ' not currently running: ' .. state)
+  end
+  if owner == '' or owner ~= worker then
+    error('Heartbeat(): Job ' .. jid .. ' given out to another worker: ' .. owner)
+  end
+  local c = call('hmget', 'ql:config', queue .. '-heartbeat', 'heartbeat')
+  local expires = now + tonumber(c[1] or c[2] or DEF_HEARTBEAT)
+  if data then
+    -- Quirk (16.4): the data is stored re-encoded.
+    call('hset', key, 'expires', expires, 'worker', worker, 'data', encode(data))
+  else
+    call('hset', key, 'expires', expires, 'worker', worker)
+  end
+  call('zadd', 'ql:w:' .. worker .. ':jobs', expires, jid)
+  call('zadd', 'ql:q:' .. queue .. '-locks', expires, jid)
+  call('zadd', 'ql:workers', now, worker)
+  return expires
+end
+
+-- 6.6 complete jid worker queue data [next q] [delay d] [depends json]
+if cmd == 'complete' then
+  local jid, worker, queue, raw_data = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+  if jid == nil then error('Job(): no jid provided') end
+  if worker == nil then error('Complete(): Arg "worker" missing') end
+  if queue == nil then error('Complete(): Arg "queue" missing') end
+  if not decode(raw_data) then
+    error('Complete(): Arg "data" missing or not JSON: ' .. tostring(raw_data))
+  end
+  local nextq, o_delay, o_deps
+  for i = 7, nargs, 2 do
+    local k = ARGV[i]
+    if k == 'next' then nextq = ARGV[i + 1]
+    elseif k == 'delay' then o_delay = ARGV[i + 1]
+    elseif k == 'depends' then o_deps = ARGV[i + 1] end
+  end
+  local delay = assert(tonumber(o_delay or 0))
+  local deps = decode(o_deps or '[]')
+  if not deps then error('Complete(): Arg "depends" not JSON: ' .. tostring(o_deps)) end
+  if delay > 0 and not nextq then
+    error('Complete(): "delay" cannot be used without a "next".')
+  end
+  if #deps > 0 and not nextq then
+    error('Complete(): "depends" cannot be used without a "next".')
+  end
+
+  local key = 'ql:j:' .. jid
+  local f = call('hmget', key, 'state', 'worker', 'queue', 'time', 'retries',
+    'priority', 'history')
+  local state, owner = f[1], f[2]
+  if not state then error('Complete(): Job ' .. jid .. ' does not exist') end
+  if state ~= 'running' then
+    error('Complete(): Job ' .. jid .. ' is not currently running: ' .. state)
+  end
+  if owner ~= worker then
+    error('Complete(): Job ' .. jid .. ' has been handed out to another worker: ' .. owner)
+  end
+  if f[3] ~= queue then
+    error('Complete(): Job ' .. jid .. ' running in another queue: ' .. f[3])
+  end
+
+  local conf = call('hmget', 'ql:config', 'max-job-history', 'jobs-history', 'jobs-history-count')
+  local hlimit = tonumber(conf[1] or DEF_MAX_JOB_HISTORY)
+  hist_push(jid, '"done"', nil, hlimit, f[7])
+  local qk = 'ql:q:' .. queue
+  call('zrem', qk .. '-work', jid)
+  call('zrem', qk .. '-locks', jid)
+  call('zrem', qk .. '-scheduled', jid)
+  stat(queue, 'run', now - tonumber(f[4] or now))
+  call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
+  if call('zscore', 'ql:tracked', jid) then call('publish', 'ql:completed', jid) end
+  local ejid = encode(jid)
+  local retries = f[5] or 5
+  local nows = sfmt('%.20f', now)
+
+  if nextq then
+    local enext = encode(nextq)
+    call('publish', 'ql:log', '{"jid":' .. ejid .. ',"to":' .. enext
+      .. ',"event":"advanced","queue":' .. encode(queue) .. '}')
+    hist_push(jid, '"put"', '{"q":' .. enext .. '}', hlimit)
+    call('zadd', 'ql:queues', 'NX', now, nextq)
+    call('hset', key, 'data', raw_data, 'time', nows, 'state', 'waiting',
+      'worker', '', 'failure', '{}', 'queue', nextq, 'expires', 0, 'remaining', retries)
+    local nk = 'ql:q:' .. nextq
+    if delay > 0 and #deps == 0 then
+      -- Quirk (16.7): scheduled, but the state stays waiting.
+      call('zadd', nk .. '-scheduled', now + delay, jid)
+      return 'scheduled'
+    end
+    dep_add(jid, deps)
+    if call('scard', key .. '-dependencies') > 0 then
+      call('zadd', nk .. '-depends', now, jid)
+      if delay > 0 then
+        call('hset', key, 'state', 'depends', 'scheduled', now + delay)
+      else
+        call('hset', key, 'state', 'depends')
+      end
+      return 'depends'
+    end
+    call('zadd', nk .. '-work', (tonumber(f[6]) or 0) - now / 1e10, jid)
+    return 'waiting'
+  end
+
+  call('publish', 'ql:log', '{"jid":' .. ejid .. ',"event":"completed","queue":'
+    .. encode(queue) .. '}')
+  call('hset', key, 'data', raw_data, 'time', nows, 'state', 'complete',
+    'worker', '', 'failure', '{}', 'queue', '', 'expires', 0, 'remaining', retries)
+  call('zadd', 'ql:completed', now, jid)
+
+  -- 4.7 retention: by age, then by count.
+  local function forget(list)
+    for _, j in ipairs(list) do
+      local jk = 'ql:j:' .. j
+      untag(j, call('hget', jk, 'tags'))
+      call('del', jk, jk .. '-history')
+    end
+  end
+  local cutoff = now - tonumber(conf[2] or DEF_JOBS_HISTORY)
+  local expired = call('zrangebyscore', 'ql:completed', 0, cutoff)
+  if #expired > 0 then
+    forget(expired)
+    call('zremrangebyscore', 'ql:completed', 0, cutoff)
+  end
+  local last = -tonumber(conf[3] or DEF_JOBS_HISTORY_COUNT) - 1
+  expired = call('zrange', 'ql:completed', 0, last)
+  if #expired > 0 then
+    forget(expired)
+    call('zremrangebyrank', 'ql:completed', 0, last)
+  end
+
+  -- Unlock dependents whose last dependency this was (7).
+  local dependents = call('smembers', key .. '-dependents')
+  for _, d in ipairs(dependents) do
+    local dk = 'ql:j:' .. d
+    call('srem', dk .. '-dependencies', jid)
+    if call('scard', dk .. '-dependencies') == 0 then
+      local g = call('hmget', dk, 'queue', 'priority', 'scheduled')
+      if g[1] then
+        local dq = 'ql:q:' .. g[1]
+        call('zrem', dq .. '-depends', d)
+        if g[3] then
+          call('zadd', dq .. '-scheduled', g[3], d)
+          call('hset', dk, 'state', 'scheduled')
+          call('hdel', dk, 'scheduled')
+        else
+          call('zadd', dq .. '-work', (tonumber(g[2]) or 0) - now / 1e10, d)
+          call('hset', dk, 'state', 'waiting')
+        end
+      end
+    end
+  end
+  if #dependents > 0 then call('del', key .. '-dependents') end
+  return 'complete'
+end
+
+-- 6.8 fail jid worker group message [data]
+if cmd == 'fail' then
+  local jid, worker, group, message, raw_data = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+  if jid == nil then error('Job(): no jid provided') end
+  if worker == nil then error('Fail(): Arg "worker" missing') end
+  if group == nil then error('Fail(): Arg "group" missing') end
+  if message == nil then error('Fail(): Arg "message" missing') end
+  local data
+  if raw_data ~= nil then data = decode(raw_data) end
+  local key = 'ql:j:' .. jid
+  local f = call('hmget', key, 'state', 'worker', 'queue', 'history')
+  local state, owner, queue = f[1], f[2], f[3]
+  -- (sic: no space before "does" and "not", 6.8)
+  if not state then error('Fail(): Job ' .. jid .. 'does not exist') end
+  if state ~= 'running' then
+    error('Fail(): Job ' .. jid .. 'not currently running: ' .. state)
+  end
+  if owner ~= worker then
+    error('Fail(): Job ' .. jid .. ' running with another worker: ' .. owner)
+  end
+  local ejid, eg, em, ew = encode(jid), encode(group), encode(message), encode(worker)
+  call('publish', 'ql:log', '{"message":' .. em .. ',"jid":' .. ejid .. ',"group":' .. eg
+    .. ',"event":"failed","worker":' .. ew .. '}')
+  if call('zscore', 'ql:tracked', jid) then call('publish', 'ql:failed', jid) end
+  call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
+  hist_push(jid, '"failed"', '{"worker":' .. ew .. ',"group":' .. eg .. '}', nil, f[4])
+  local skey = 'ql:s:stats:' .. DAY .. ':' .. queue
+  call('hincrby', skey, 'failures', 1)
+  call('hincrby', skey, 'failed', 1)
+  local qk = 'ql:q:' .. queue
+  call('zrem', qk .. '-work', jid)
+  call('zrem', qk .. '-locks', jid)
+  call('zrem', qk .. '-scheduled', jid)
+  local failure = '{"group":' .. eg .. ',"message":' .. em .. ',"when":'
+    .. encode(floor(now)) .. ',"worker":' .. ew .. '}'
+  if data then
+    -- Quirk (16.4): the data is stored re-encoded.
+    call('hset', key, 'data', encode(data), 'state', 'failed', 'worker', '',
+      'expires', '', 'failure', failure)
+  else
+    call('hset', key, 'state', 'failed', 'worker', '', 'expires', '', 'failure', failure)
+  end
+  call('sadd', 'ql:failures', group)
+  call('lpush', 'ql:f:' .. group, jid)
+  return jid
+end
+
+-- 6.10 retry jid queue worker [delay [group [message]]]
+if cmd == 'retry' then
+  local jid, queue, worker, raw_delay, group, message =
+    ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+  if jid == nil then error('Job(): no jid provided') end
+  if queue == nil then error('Retry(): Arg "queue" missing') end
+  if worker == nil then error('Retry(): Arg "worker" missing') end
+  local delay = tonumber(raw_delay or 0)
+  if delay == nil then error('Retry(): Arg "delay" not a number: ' .. tostring(raw_delay)) end
+  local key = 'ql:j:' .. jid
+  local f = call('hmget', key, 'state', 'worker', 'queue', 'priority', 'history')
+  local state, owner, oldq = f[1], f[2], f[3]
+  if not state then error('Retry(): Job ' .. jid .. ' does not exist') end
+  if state ~= 'running' then
+    error('Retry(): Job ' .. jid .. ' is not currently running: ' .. state)
+  end
+  if owner ~= worker then
+    error('Retry(): Job ' .. jid .. ' has been given to another worker: ' .. owner)
+  end
+  local remaining = call('hincrby', key, 'remaining', -1)
+  call('hdel', key, 'grace')
+  call('zrem', 'ql:q:' .. oldq .. '-locks', jid)
+  call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
+  local given -- the failure object when both group and message were given
+  if group and message then
+    given = '{"group":' .. encode(group) .. ',"message":' .. encode(message)
+      .. ',"when":' .. encode(floor(now)) .. ',"worker":' .. encode(worker) .. '}'
+  end
+  if remaining < 0 then
+    local g = group or ('failed-retries-' .. queue)
+    local eg = encode(g)
+    hist_push(jid, '"failed"', '{"group":' .. eg .. '}', nil, f[5])
+    local failure = given or ('{"group":' .. eg .. ',"message":'
+      .. encode('Job exhausted retries in queue "' .. oldq .. '"')
+      .. ',"when":' .. encode(now) .. ',"worker":""}')
+    call('hset', key, 'state', 'failed', 'worker', '', 'expires', '', 'failure', failure)
+    if call('zscore', 'ql:tracked', jid) then call('publish', 'ql:failed', jid) end
+    call('sadd', 'ql:failures', g)
+    call('lpush', 'ql:f:' .. g, jid)
+    local skey = 'ql:s:stats:' .. DAY .. ':' .. queue
+    call('hincrby', skey, 'failures', 1)
+    call('hincrby', skey, 'failed', 1)
+  else
+    -- Quirk (16.8): the queue argument picks the sets; `queue`, `worker` and
+    -- `expires` fields are left as they are.
+    local qk = 'ql:q:' .. queue
+    if delay > 0 then
+      call('zadd', qk .. '-scheduled', now + delay, jid)
+      call('hset', key, 'state', 'scheduled')
+    else
+      call('zadd', qk .. '-work', (tonumber(f[4]) or 0) - now / 1e10, jid)
+      call('hset', key, 'state', 'waiting')
+    end
+    if given then call('hset', key, 'failure', given) end
+  end
+  return floor(remaining)
+end
+
+-- 6.2 get jid
+if cmd == 'get' then
+  local jid = ARGV[3]
+  if jid == nil then error('Job(): no jid provided') end
+  return job_json(jid)
+end
+
+-- 6.3 multiget jid...
+if cmd == 'multiget' then
+  local out = {}
+  for i = 3, nargs do
+    local j = job_json(ARGV[i])
+    if j then out[#out + 1] = j end
+  end
+  if #out == 0 then return '{}' end
+  return '[' .. concat(out, ',') .. ']'
+end
+
+-- 6.23 timeout jid...
+if cmd == 'timeout' then
+  for i = 3, nargs do
+    local jid = ARGV[i]
+    local key = 'ql:j:' .. jid
+    local f = call('hmget', key, 'state', 'queue', 'worker', 'history')
+    if not f[1] then error('Timeout(): Job ' .. jid .. ' does not exist') end
+    if f[1] ~= 'running' then error('Timeout(): Job ' .. jid .. ' not running') end
+    hist_push(jid, '"timed-out"', nil, nil, f[4])
+    local qk = 'ql:q:' .. f[2]
+    call('zrem', qk .. '-locks', jid)
+    call('zadd', qk .. '-work', '+inf', jid)
+    call('hset', key, 'state', 'stalled', 'expires', 0)
+    local msg = '{"jid":' .. encode(jid) .. ',"event":"lock_lost","worker":' .. encode(f[3]) .. '}'
+    call('publish', 'ql:w:' .. f[3], msg)
+    call('publish', 'ql:log', msg)
+  end
+  return nil
+end
+
+-- 6.22 cancel jid...
+if cmd == 'cancel' then
+  local named, out = {}, {}
+  for i = 3, nargs do
+    named[ARGV[i]] = true
+    out[i - 2] = ARGV[i]
+  end
+  -- Phase 1: refuse before any write when a dependent is not canceled too.
+  for i = 3, nargs do
+    local jid = ARGV[i]
+    for _, d in ipairs(call('smembers', 'ql:j:' .. jid .. '-dependents')) do
+      if not named[d] then
+        error('Cancel(): ' .. jid .. ' is a dependency of ' .. d
+          .. ' but is not mentioned to be canceled')
+      end
+    end
+  end
+  -- Phase 2: every non-complete jid, existing or not.
+  for i = 3, nargs do
+    local jid = ARGV[i]
+    local key = 'ql:j:' .. jid
+    local f = call('hmget', key, 'tags', 'state', 'queue', 'worker', 'failure')
+    local tags, state, queue, worker = f[1], f[2], f[3], f[4]
+    if state ~= 'complete' then
+      local msg = '{"jid":' .. encode(jid) .. ',"queue":' .. encode(queue)
+        .. ',"event":"canceled","worker":' .. encode(worker) .. '}'
+      call('publish', 'ql:log', msg)
+      if worker and worker ~= '' then
+        call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
+        call('publish', 'ql:w:' .. worker, msg)
+      end
+      if queue then
+        local qk = 'ql:q:' .. queue
+        call('zrem', qk .. '-work', jid)
+        call('zrem', qk .. '-locks', jid)
+        call('zrem', qk .. '-scheduled', jid)
+        call('zrem', qk .. '-depends', jid)
+      end
+      local dkey = key .. '-dependencies'
+      for _, d in ipairs(call('smembers', dkey)) do
+        call('srem', 'ql:j:' .. d .. '-dependents', jid)
+      end
+      call('del', dkey)
+      if state == 'failed' then
+        local failure = decode(f[5])
+        local group, when = failure.group, failure.when
+        local fkey = 'ql:f:' .. group
+        call('lrem', fkey, 0, jid)
+        if call('llen', fkey) == 0 then call('srem', 'ql:failures', group) end
+        -- Read-modify-write, not HINCRBY (16.10).
+        local skey = 'ql:s:stats:' .. (when - when % 86400) .. ':' .. queue
+        call('hset', skey, 'failed', (tonumber(call('hget', skey, 'failed')) or 0) - 1)
+      end
+      untag(jid, tags)
+      if call('zscore', 'ql:tracked', jid) then call('publish', 'ql:canceled', jid) end
+      call('del', key, key .. '-history')
+    end
+  end
+  return out
+end
+
+-- 6.17 priority jid priority
+if cmd == 'priority' then
+  local jid, raw = ARGV[3], ARGV[4]
+  if jid == nil then error('Job(): no jid provided') end
+  local pri = tonumber(raw)
+  if pri == nil then
+    error('Priority(): Arg "priority" missing or not a number: ' .. tostring(raw))
+  end
+  local key = 'ql:j:' .. jid
+  local queue = call('hget', key, 'queue')
+  if not queue then error('Priority(): Job ' .. jid .. ' does not exist') end
+  if queue ~= '' then
+    local wk = 'ql:q:' .. queue .. '-work'
+    -- Re-scored to exactly the priority, with no time term (2.4).
+    if call('zscore', wk, jid) then call('zadd', wk, pri, jid) end
+  end
+  call('hset', key, 'priority', pri)
+  return pri
+end
+
+-- 6.18 log jid message [data]
+if cmd == 'log' then
+  local jid, message, raw_data = ARGV[3], ARGV[4], ARGV[5]
+  if jid == nil then error("Log(): Argument 'jid' missing") end
+  if message == nil then error("Log(): Argument 'message' missing") end
+  local details
+  if raw_data ~= nil then
+    local d = decode(raw_data)
+    if not d then error("Log(): Argument 'data' not cjson: " .. tostring(raw_data)) end
+    details = encode(d)
+  end
+  local f = call('hmget', 'ql:j:' .. jid, 'state', 'history')
+  if not f[1] then error('Log(): Job ' .. jid .. ' does not exist') end
+  hist_push(jid, encode(message), details, nil, f[2])
+  return nil
+end
+
+-- 6.11 depends jid on jid... | off jid... | off all
+if cmd == 'depends' then
+  local jid, command = ARGV[3], ARGV[4]
+  if jid == nil then error('Job(): no jid provided') end
+  if command == nil then error('Depends(): Arg "command" missing') end
+  local key = 'ql:j:' .. jid
+  local f = call('hmget', key, 'state', 'queue', 'priority')
+  if f[1] ~= 'depends' then
+    error('Depends(): Job ' .. jid .. ' not in the depends state: ' .. tostring(f[1] or nil))
+  end
+  local dkey = key .. '-dependencies'
+  -- Back to waiting, ignoring any hidden `scheduled` time (16.7).
+  local function release()
+    if f[2] then
+      local qk = 'ql:q:' .. f[2]
+      call('zrem', qk .. '-depends', jid)
+      call('zadd', qk .. '-work', (tonumber(f[3]) or 0) - now / 1e10, jid)
+      call('hset', key, 'state', 'waiting')
+    end
+  end
+  if command == 'on' then
+    local deps = {}
+    for i = 5, nargs do deps[i - 4] = ARGV[i] end
+    dep_add(jid, deps)
+    return 1
+  elseif command == 'off' then
+    if ARGV[5] == 'all' then
+      for _, d in ipairs(call('smembers', dkey)) do
+        call('srem', 'ql:j:' .. d .. '-dependents', jid)
+      end
+      call('del', dkey)
+      release()
+    else
+      for i = 5, nargs do
+        local d = ARGV[i]
+        call('srem', 'ql:j:' .. d .. '-dependents', jid)
+        call('srem', dkey, d)
+        if call('scard', dkey) == 0 then release() end
+      end
+    end
+    return 1
+  end
+  error('Depends(): Argument "command" must be "on" or "off"')
+end

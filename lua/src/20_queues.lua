@@ -1,0 +1,253 @@
+-- Queue commands: pop, peek, length, pause, unpause, queues, jobs, unfail,
+-- queue.forget (spec 6).
+
+-- 6.20 pop queue worker count
+if cmd == 'pop' then
+  local queue, worker, raw_count = ARGV[3], ARGV[4], ARGV[5]
+  if queue == nil then error('Queue(): no queue name provided') end
+  if worker == nil then error('Pop(): Arg "worker" missing') end
+  local count = tonumber(raw_count)
+  if count == nil then
+    error('Pop(): Arg "count" missing or not a number: ' .. tostring(raw_count))
+  end
+  local conf = call('hmget', 'ql:config', queue .. '-heartbeat', 'heartbeat',
+    queue .. '-max-concurrency', 'grace-period', 'max-job-history')
+  local expires = now + tonumber(conf[1] or conf[2] or DEF_HEARTBEAT)
+  if call('sismember', 'ql:paused_queues', queue) == 1 then return '{}' end
+  call('zadd', 'ql:workers', now, worker)
+  local qk = 'ql:q:' .. queue
+  local lkey = qk .. '-locks'
+
+  -- 12: only unexpired locks count against <queue>-max-concurrency.
+  local cap = tonumber(conf[3] or 0)
+  if cap > 0 then
+    count = min(count, max(0, cap - call('zcount', lkey, now, '+inf')))
+    if count == 0 then return '{}' end
+  end
+
+  local hlimit = tonumber(conf[5] or DEF_MAX_JOB_HISTORY)
+  local jids = {}
+
+  -- 4.4 invalidate_locks: courtesy pass, then invalidation on a later pop.
+  local expired = call('zrangebyscore', lkey, '-inf', now, 'LIMIT', 0, count)
+  if #expired > 0 then
+    local grace = tonumber(conf[4] or DEF_GRACE)
+    local skey = 'ql:s:stats:' .. DAY .. ':' .. queue
+    for _, jid in ipairs(expired) do
+      local key = 'ql:j:' .. jid
+      local f = call('hmget', key, 'worker', 'grace', 'queue', 'history')
+      local w = f[1]
+      local ejid, ew = encode(jid), encode(w)
+      call('zrem', 'ql:w:' .. w .. ':jobs', jid)
+      local sent = f[2] == '1'
+      local tracked
+      if grace <= 0 or not sent then
+        tracked = call('zscore', 'ql:tracked', jid)
+        if tracked then call('publish', 'ql:stalled', jid) end
+        hist_push(jid, '"timed-out"', nil, hlimit, f[4])
+        f[4] = false
+        call('hset', key, 'grace', 1)
+        local msg = '{"jid":' .. ejid .. ',"event":"lock_lost","worker":' .. ew .. '}'
+        call('publish', 'ql:w:' .. w, msg)
+        call('publish', 'ql:log', msg)
+        call('zadd', lkey, now + grace, jid)
+        call('hincrby', skey, 'retries', 1)
+      end
+      if grace <= 0 or sent then
+        call('hdel', key, 'grace', 0) -- (sic: a field "0" too)
+        if call('hincrby', key, 'remaining', -1) < 0 then
+          call('zrem', qk .. '-work', jid)
+          call('zrem', lkey, jid)
+          call('zrem', qk .. '-scheduled', jid)
+          local group = 'failed-retries-' .. f[3]
+          local eg = encode(group)
+          hist_push(jid, '"failed"', '{"group":' .. eg .. '}', hlimit, f[4])
+          local em = encode('Job exhausted retries in queue "' .. queue .. '"')
+          call('hset', key, 'state', 'failed', 'worker', '', 'expires', '',
+            'failure', '{"group":' .. eg .. ',"message":' .. em .. ',"when":'
+              .. encode(now) .. ',"worker":""}')
+          call('sadd', 'ql:failures', group)
+          call('lpush', 'ql:f:' .. group, jid)
+          if tracked == nil then tracked = call('zscore', 'ql:tracked', jid) end
+          if tracked then call('publish', 'ql:failed', jid) end
+          call('publish', 'ql:log', '{"message":' .. em .. ',"jid":' .. ejid .. ',"group":'
+            .. eg .. ',"event":"failed","worker":' .. ew .. '}')
+          call('hincrby', skey, 'failures', 1)
+          call('hincrby', skey, 'failed', 1)
+        else
+          jids[#jids + 1] = jid
+        end
+      end
+    end
+  end
+
+  local want = count - #jids
+  check_recurring(queue, want)
+  check_scheduled(queue, want)
+  if want ~= 0 then
+    local top = call('zrevrange', qk .. '-work', 0, want - 1)
+    for i = 1, #top do jids[#jids + 1] = top[i] end
+  end
+  local n = #jids
+  if n == 0 then return '{}' end
+
+  local ew = encode(worker)
+  local wkey = 'ql:w:' .. worker .. ':jobs'
+  local nows = sfmt('%.20f', now)
+  local out = {}
+  for i = 1, n do
+    local jid = jids[i]
+    local key = 'ql:j:' .. jid
+    local f = job_hmget(key)
+    hist_push(jid, '"popped"', '{"worker":' .. ew .. '}', hlimit, f[14])
+    stat(queue, 'wait', now - tonumber(f[15] or now))
+    call('zadd', wkey, expires, jid)
+    call('hset', key, 'time', nows, 'worker', worker, 'expires', expires, 'state', 'running')
+    call('zadd', lkey, expires, jid)
+    local tracked = call('zscore', 'ql:tracked', jid)
+    if tracked then call('publish', 'ql:popped', jid) end
+    if f[1] then
+      f[3], f[5], f[7] = 'running', worker, expires
+      out[#out + 1] = job_json(jid, f, tracked)
+    end
+  end
+  call('zrem', qk .. '-work', unpack(jids))
+  if #out == 0 then return '{}' end
+  return '[' .. concat(out, ',') .. ']'
+end
+
+-- 6.19 peek queue count
+if cmd == 'peek' then
+  local queue, raw_count = ARGV[3], ARGV[4]
+  if queue == nil then error('Queue(): no queue name provided') end
+  local count = tonumber(raw_count)
+  if count == nil then
+    error('Peek(): Arg "count" missing or not a number: ' .. tostring(raw_count))
+  end
+  local qk = 'ql:q:' .. queue
+  -- Expired locks first, not invalidated (4.4).
+  local jids = call('zrangebyscore', qk .. '-locks', '-inf', now, 'LIMIT', 0, count)
+  local want = count - #jids
+  check_recurring(queue, want)
+  check_scheduled(queue, want)
+  if want ~= 0 then
+    local top = call('zrevrange', qk .. '-work', 0, want - 1)
+    for i = 1, #top do jids[#jids + 1] = top[i] end
+  end
+  local out = {}
+  for i = 1, #jids do
+    local j = job_json(jids[i])
+    if j then out[#out + 1] = j end
+  end
+  if #out == 0 then return '{}' end
+  return '[' .. concat(out, ',') .. ']'
+end
+
+-- 6.32 length queue
+if cmd == 'length' then
+  local queue = ARGV[3]
+  if queue == nil then error('Queue(): no queue name provided') end
+  local qk = 'ql:q:' .. queue
+  return call('zcard', qk .. '-locks') + call('zcard', qk .. '-work')
+    + call('zcard', qk .. '-scheduled')
+end
+
+-- 6.21 pause queue... / unpause queue... (zero names: Redis arity error)
+if cmd == 'pause' then
+  call('sadd', 'ql:paused_queues', unpack(ARGV, 3))
+  return nil
+end
+if cmd == 'unpause' then
+  call('srem', 'ql:paused_queues', unpack(ARGV, 3))
+  return nil
+end
+
+-- 6.34 queue.forget queue...
+if cmd == 'queue.forget' then
+  call('zrem', 'ql:queues', unpack(ARGV, 3))
+  return nil
+end
+
+-- 6.5 queues [queue]
+if cmd == 'queues' then
+  local function counts(queue)
+    local qk = 'ql:q:' .. queue
+    local stalled = call('zcount', qk .. '-locks', 0, now)
+    check_scheduled(queue, -1)
+    return '{"name":' .. encode(queue)
+      .. ',"waiting":' .. call('zcard', qk .. '-work')
+      .. ',"stalled":' .. stalled
+      .. ',"running":' .. (call('zcard', qk .. '-locks') - stalled)
+      .. ',"scheduled":' .. call('zcard', qk .. '-scheduled')
+      .. ',"depends":' .. call('zcard', qk .. '-depends')
+      .. ',"recurring":' .. call('zcard', qk .. '-recur')
+      .. ',"paused":' .. (call('sismember', 'ql:paused_queues', queue) == 1 and 'true' or 'false')
+      .. '}'
+  end
+  if ARGV[3] ~= nil then return counts(ARGV[3]) end
+  local names = call('zrange', 'ql:queues', 0, -1)
+  if #names == 0 then return '{}' end
+  local out = {}
+  for i = 1, #names do out[i] = counts(names[i]) end
+  return '[' .. concat(out, ',') .. ']'
+end
+
+-- 6.9 jobs complete [offset [count]] | jobs <state> <queue> [offset [count]]
+if cmd == 'jobs' then
+  local state = ARGV[3]
+  if state == nil then error('Jobs(): Arg "state" missing') end
+  local queue, ro, rc
+  if state == 'complete' then
+    ro, rc = ARGV[4], ARGV[5]
+  else
+    queue, ro, rc = ARGV[4], ARGV[5], ARGV[6]
+    if queue == nil then error('Jobs(): Arg "queue" missing') end
+  end
+  local offset = tonumber(ro or 0)
+  if offset == nil then error('Jobs(): Arg "offset" not a number: ' .. tostring(ro)) end
+  local count = tonumber(rc or 25)
+  if count == nil then error('Jobs(): Arg "count" not a number: ' .. tostring(rc)) end
+  if state == 'complete' then
+    return call('zrevrange', 'ql:completed', offset, offset + count - 1)
+  end
+  local qk = 'ql:q:' .. queue
+  if state == 'running' then
+    return call('zrangebyscore', qk .. '-locks', now, '+inf', 'LIMIT', offset, count)
+  elseif state == 'stalled' then
+    return call('zrangebyscore', qk .. '-locks', '-inf', now, 'LIMIT', offset, count)
+  elseif state == 'scheduled' then
+    check_scheduled(queue, -1)
+    return call('zrange', qk .. '-scheduled', offset, offset + count - 1)
+  elseif state == 'depends' then
+    return call('zrange', qk .. '-depends', offset, offset + count - 1)
+  elseif state == 'recurring' then
+    return call('zrangebyscore', qk .. '-recur', 0, '+inf', 'LIMIT', offset, count)
+  end
+  error('Jobs(): Unknown type "' .. state .. '"')
+end
+
+-- 6.26 unfail queue group [count]
+if cmd == 'unfail' then
+  local queue, group, raw_count = ARGV[3], ARGV[4], ARGV[5]
+  if queue == nil then error('Queue(): no queue name provided') end
+  if group == nil then error('Unfail(): Arg "group" missing') end
+  local count = tonumber(raw_count or 25)
+  if count == nil then error('Unfail(): Arg "count" not a number: ' .. tostring(raw_count)) end
+  local fkey = 'ql:f:' .. group
+  -- The oldest `count` entries; count 0 sends "-0", which Redis rejects (6.26).
+  local jids = call('lrange', fkey, -count, -1)
+  local eq = encode(queue)
+  local wk = 'ql:q:' .. queue .. '-work'
+  for _, jid in ipairs(jids) do
+    local key = 'ql:j:' .. jid
+    local f = call('hmget', key, 'retries', 'priority', 'history')
+    hist_push(jid, '"put"', '{"q":' .. eq .. '}', nil, f[3])
+    call('hset', key, 'state', 'waiting', 'worker', '', 'expires', 0, 'queue', queue,
+      'remaining', f[1] or 5)
+    -- A vanished job has no priority: a Lua error, as in the reference.
+    call('zadd', wk, tonumber(f[2]) - now / 1e10, jid)
+  end
+  call('ltrim', fkey, 0, -count - 1)
+  if call('llen', fkey) == 0 then call('srem', 'ql:failures', group) end
+  return #jids
+end
