@@ -1,0 +1,202 @@
+package router
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+
+	"github.com/qless-router/qless-router/core"
+)
+
+// jidCache is a bounded, least-recently-used map from a jid to the name of
+// the shard that held it when last seen (DESIGN section 5). It is a hint:
+// the shard's own answer is the truth, and a stale entry is detected by that
+// answer (see answersMissing) and replaced. Keys are "j:<jid>" for jobs and
+// "r:<jid>" for recurring templates, which are different objects. Safe for
+// concurrent use.
+type jidCache struct {
+	mu    sync.Mutex
+	max   int
+	items map[string]*list.Element // guarded by mu
+	order *list.List               // guarded by mu; front = most recent
+}
+
+type jidEntry struct {
+	key, shard string
+}
+
+func newJidCache(max int) *jidCache {
+	return &jidCache{max: max, items: make(map[string]*list.Element), order: list.New()}
+}
+
+func jobKey(jid string) string   { return "j:" + jid }
+func recurKey(jid string) string { return "r:" + jid }
+
+// get returns the cached shard of key.
+func (c *jidCache) get(key string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.items[key]
+	if !ok {
+		return "", false
+	}
+	c.order.MoveToFront(e)
+	return e.Value.(*jidEntry).shard, true
+}
+
+// put records that key is on shard, evicting the least recently used entry
+// beyond the bound.
+func (c *jidCache) put(key, shard string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[key]; ok {
+		e.Value.(*jidEntry).shard = shard
+		c.order.MoveToFront(e)
+		return
+	}
+	c.items[key] = c.order.PushFront(&jidEntry{key: key, shard: shard})
+	for c.order.Len() > c.max {
+		last := c.order.Back()
+		c.order.Remove(last)
+		delete(c.items, last.Value.(*jidEntry).key)
+	}
+}
+
+// drop forgets key if it still points to shard ("" drops it whatever it
+// points to).
+func (c *jidCache) drop(key, shard string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[key]; ok && (shard == "" || e.Value.(*jidEntry).shard == shard) {
+		c.order.Remove(e)
+		delete(c.items, key)
+	}
+}
+
+func (c *jidCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.items = make(map[string]*list.Element)
+	c.order.Init()
+}
+
+func (c *jidCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.order.Len()
+}
+
+// isRecurCommand reports whether cmd addresses a recurring template (ql:r:)
+// rather than a job (ql:j:).
+func isRecurCommand(cmd string) bool {
+	switch cmd {
+	case "recur.get", "recur.update", "recur.tag", "recur.untag", "unrecur":
+		return true
+	}
+	return false
+}
+
+// stateMoving is the state of a job's tombstone on the shard it is leaving
+// (DESIGN section 4): the job is found elsewhere.
+const stateMoving = "moving"
+
+// answersMissing reports whether a shard's answer to a by-job command means
+// that the job (or recurring template) is not on that shard, so that a
+// cached location must be dropped and the jid looked for again: nil from get
+// and recur.get, or a script error saying the job does not exist or is not
+// running (a tombstone of a job that moved away answers "not currently
+// running: moving").
+//
+// This knows Lua error strings, which belong to package lua (DESIGN section
+// 11); it should move there (e.g. lua.IsMissingJob) when lua exports such a
+// classification.
+func answersMissing(cmd string, reply core.Reply, err error) bool {
+	if err == nil {
+		return (cmd == "get" || cmd == "recur.get") && reply.Type == core.ReplyNil
+	}
+	var se *core.ScriptError
+	if !errors.As(err, &se) {
+		return false
+	}
+	m := se.Message
+	if m == "" {
+		m = se.Text
+	}
+	return strings.Contains(m, "does not exist") ||
+		strings.Contains(m, "No recurring job") ||
+		strings.Contains(m, "not currently running") ||
+		strings.Contains(m, "not running") ||
+		strings.Contains(m, "not in the depends state: nil") ||
+		strings.Contains(m, "state: "+stateMoving)
+}
+
+// probe is one shard's answer to "do you have this jid?".
+type probe struct {
+	found bool
+	state string // job state; "" for a recurring template
+}
+
+// locate finds the shard holding jid (a job, or a recurring template when
+// recur is set) by asking every shard in parallel with one cheap raw read
+// (HGET ql:j:<jid> state, or EXISTS ql:r:<jid>). When several shards have it
+// (a job in the middle of a move) it prefers one whose job is not a
+// tombstone, then the jid's home shard, then the first by name. When no
+// shard has it, the answer is the jid's home shard, so that the script's own
+// "does not exist" answer comes from exactly one shard; but if a shard did
+// not answer, the jid may be there, and locate fails naming that shard.
+// A found location is cached.
+func (r *Router) locate(ctx context.Context, jid string, recur bool) (Shard, error) {
+	res, err := fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (probe, error) {
+		if recur {
+			rep, err := s.Do(ctx, "EXISTS", "ql:r:"+jid)
+			return probe{found: err == nil && rep.Int > 0}, err
+		}
+		rep, err := s.Do(ctx, "HGET", "ql:j:"+jid, "state")
+		return probe{found: err == nil && rep.Type == core.ReplyString, state: rep.Str}, err
+	})
+	var found []string
+	for _, n := range r.names {
+		if p, ok := res[n]; ok && p.found {
+			found = append(found, n)
+		}
+	}
+	if len(found) == 0 {
+		if err != nil {
+			return nil, err
+		}
+		return r.home(jid), nil
+	}
+	best := r.pickHolder(jid, found, func(n string) string { return res[n].state })
+	key := jobKey(jid)
+	if recur {
+		key = recurKey(jid)
+	}
+	r.jids.put(key, best)
+	return r.shards[best], nil
+}
+
+// pickHolder chooses among shards that all hold jid: not a tombstone first,
+// then the home shard, then the first name.
+func (r *Router) pickHolder(jid string, names []string, state func(string) string) string {
+	if len(names) == 1 {
+		return names[0]
+	}
+	live := names[:0:0]
+	for _, n := range names {
+		if state(n) != stateMoving {
+			live = append(live, n)
+		}
+	}
+	if len(live) == 0 {
+		live = names
+	}
+	home := r.ring.Load().Locate(jid)
+	for _, n := range live {
+		if n == home {
+			return n
+		}
+	}
+	return live[0]
+}
