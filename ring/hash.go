@@ -43,6 +43,9 @@ const (
 	ln2Lo = math.Ln2 - ln2Hi
 )
 
+// sqrt2Q63 is sqrt(2) * 2^63, rounded down.
+const sqrt2Q63 = 0xb504f333f9de6484
+
 // seriesCoef are the coefficients 2/(2i+1), i = 1..10, of
 // R(s) = 2*atanh(s)/s - 2 = s^2*(2/3 + s^2*(2/5 + ...)), so that
 // ln(1+f) = 2*atanh(s) = 2s + s*R with s = f/(2+f). For 1+f in
@@ -63,20 +66,29 @@ var seriesCoef = [...]float64{
 // architectures. It agrees with -math.Log to about one ulp.
 func negLogUnit(z uint64) float64 {
 	e := bits.Len64(z) - 1 // z in [2^e, 2^(e+1))
-	// m = z / 2^e in [1, 2); both steps are exact (z < 2^53).
-	m := float64(z) / float64(uint64(1)<<uint(e))
-	if m > math.Sqrt2 {
-		m /= 2 // exact
+	// Reduce to m = z / 2^e in (sqrt(2)/2, sqrt(2)]: compare z, shifted to
+	// put its leading one at bit 63, with sqrt(2)*2^63 rounded down (no
+	// branch on a float, so the compiler can use a conditional move).
+	if z<<uint(63-e) > sqrt2Q63 {
 		e++
 	}
-	f := m - 1 // exact (Sterbenz)
+	m := float64(z) * math.Float64frombits(uint64(1023-e)<<52) // exact: times 2^-e
+	f := m - 1                                                 // exact (Sterbenz)
 	s := f / (2 + f)
 	s2 := float64(s * s)
-	q := seriesCoef[len(seriesCoef)-1]
-	for i := len(seriesCoef) - 2; i >= 0; i-- {
-		q = float64(q*s2) + seriesCoef[i]
-	}
-	r := float64(s2 * q)
+	s4 := float64(s2 * s2)
+	// R/s2 = c0 + c1*s2 + c2*s4 + ... by Estrin's scheme: the even and odd
+	// coefficients as two independent polynomials in s4.
+	c := &seriesCoef
+	ev := float64(c[8]*s4) + c[6]
+	od := float64(c[9]*s4) + c[7]
+	ev = float64(ev*s4) + c[4]
+	od = float64(od*s4) + c[5]
+	ev = float64(ev*s4) + c[2]
+	od = float64(od*s4) + c[3]
+	ev = float64(ev*s4) + c[0]
+	od = float64(od*s4) + c[1]
+	r := float64(s2 * (ev + float64(od*s2)))
 	// 2s = f - s*f, so ln(m) = 2s + s*R = f - s*(f - R): f is exact and the
 	// rounded part is the small correction.
 	lnm := f - float64(s*(f-r))
