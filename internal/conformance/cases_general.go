@@ -80,7 +80,7 @@ func generalCases() []testCase {
 			if err != nil {
 				h.t.Fatalf("EXEC: %v", err)
 			}
-			h.same(v, []any{int64(1), int64(1), int64(1), int64(1)}, "EXEC of locks, work, scheduled, depends ZCARDs")
+			h.same(v, []any{int64(1), int64(2), int64(1), int64(1)}, "EXEC of locks, work, scheduled, depends ZCARDs")
 		}},
 		{"general/reply_shapes", func(h *H) {
 			// Spec 1.2: which commands reply with what.
@@ -112,6 +112,7 @@ func generalCases() []testCase {
 func jsonCases() []testCase {
 	return []testCase{
 		{"json/empty_lists_are_objects", func(h *H) {
+			h.do(0, "workers").text("{}")
 			h.do(0, "pop", "q", "w", 10).text("{}")
 			h.do(0, "peek", "q", 10).text("{}")
 			h.do(0, "multiget", "a", "b").text("{}")
@@ -119,7 +120,6 @@ func jsonCases() []testCase {
 			h.do(0, "queues").text("{}")
 			h.do(0, "failed").text("{}")
 			h.do(0, "tag", "top").text("{}")
-			h.do(1, "workers").text("{}")
 			h.do(1, "workers", "nobody").jsonIs(`{"jobs":{},"stalled":{}}`)
 			h.do(1, "track").jsonIs(`{"jobs":{},"expired":{}}`)
 			h.do(1, "failed", "g").jsonIs(`{"total":0,"jobs":{}}`)

@@ -233,8 +233,8 @@ func lockCases() []testCase {
 		{"locks/exhaustion_makes_room_for_other_jobs", func(h *H) {
 			h.put(0, "q", "j", "retries", 0)
 			h.popOne(0, "q", "w1", "j")
-			h.put(1, "q", "other")
 			h.do(61, "pop", "q", "w2", 1).text("{}")
+			h.put(62, "q", "other")
 			h.same(h.pop(71, "q", "w2", 2), []string{"other"}, "pop after exhaustion")
 		}},
 		{"locks/invalidated_jobs_come_first", func(h *H) {

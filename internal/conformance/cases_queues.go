@@ -116,8 +116,8 @@ func queuesCases() []testCase {
 		{"queues/counts_by_state", func(h *H) {
 			h.put(0, "q", "s")
 			h.popOne(0, "q", "w", "s")
-			h.put(100, "q", "r")
-			h.popOne(100, "q", "w", "r")
+			h.put(50, "q", "r")
+			h.popOne(50, "q", "w", "r")
 			h.put(101, "q", "w1")
 			h.putDelay(101, "q", "sc", 100)
 			h.put(101, "q", "d", "depends", []string{"w1"})
