@@ -53,6 +53,12 @@ type Config struct {
 	// Must be > 0.
 	EventBuffer int
 
+	// SubscriberWriteTimeout bounds each write to a subscribed connection.
+	// A subscriber that does not read for this long is disconnected, so
+	// that it cannot hold up the delivery to the others. Zero means no
+	// bound.
+	SubscriberWriteTimeout time.Duration
+
 	// IdleTimeout closes a connection that sent nothing for this long.
 	// Zero means never (subscribed connections are never closed for it).
 	IdleTimeout time.Duration
@@ -75,6 +81,8 @@ func DefaultConfig() Config {
 		Addr:        ":6380",
 		MaxScripts:  1024,
 		EventBuffer: 8192,
+
+		SubscriberWriteTimeout: 5 * time.Second,
 	}
 }
 
@@ -100,6 +108,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IdleTimeout < 0 {
 		errs = append(errs, fmt.Errorf("resp: Config.IdleTimeout = %v, must be >= 0", c.IdleTimeout))
+	}
+	if c.SubscriberWriteTimeout < 0 {
+		errs = append(errs, fmt.Errorf("resp: Config.SubscriberWriteTimeout = %v, must be >= 0", c.SubscriberWriteTimeout))
 	}
 	if c.Password != "" && c.Password == c.AdminPassword {
 		errs = append(errs, errors.New("resp: Config.AdminPassword must differ from Config.Password"))

@@ -2,6 +2,7 @@ package resp
 
 import (
 	"sync"
+	"time"
 
 	"github.com/tidwall/redcon"
 )
@@ -73,6 +74,23 @@ type detachedConn struct {
 	s    *Server
 	ss   *session
 	once sync.Once
+}
+
+// Flush writes what the PubSub buffered, with Config.SubscriberWriteTimeout:
+// a subscriber that does not read its messages would otherwise block the
+// delivery to every other subscriber. It is disconnected, as Redis
+// disconnects a subscriber past its output buffer limit.
+func (d *detachedConn) Flush() error {
+	nc := d.NetConn()
+	if t := d.s.cfg.SubscriberWriteTimeout; t > 0 {
+		nc.SetWriteDeadline(time.Now().Add(t))
+	}
+	err := d.DetachedConn.Flush()
+	if err != nil {
+		d.s.log.Info("subscriber disconnected", "remote", d.RemoteAddr(), "err", err)
+		nc.Close() // its reader then fails and the PubSub forgets it
+	}
+	return err
 }
 
 func (d *detachedConn) Close() error {

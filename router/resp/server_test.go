@@ -487,3 +487,68 @@ func TestStop(t *testing.T) {
 		t.Errorf("Start after Stop succeeded")
 	}
 }
+
+// TestSlowSubscriber: a subscriber that stops reading is disconnected after
+// SubscriberWriteTimeout and the others keep receiving.
+func TestSlowSubscriber(t *testing.T) {
+	t.Parallel()
+	s, b := startServer(t, func(c *Config) { c.SubscriberWriteTimeout = 100 * time.Millisecond })
+	slow := dialRaw(t, s.Addr())
+	slow.do("SUBSCRIBE", "big")
+	fast := dialRaw(t, s.Addr())
+	fast.do("PSUBSCRIBE", "b*")
+	waitFor(t, "two subscribers", func() bool { return s.subscribers() == 2 })
+
+	const n = 64
+	msg := strings.Repeat("x", 512<<10)
+	got := make(chan error, 1)
+	go func() {
+		fast.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		for i := 0; i < n; i++ {
+			v, err := readValue(fast.rd)
+			if err != nil {
+				got <- err
+				return
+			}
+			if m, ok := v.([]any); !ok || len(m) != 4 || len(m[3].([]byte)) != len(msg) {
+				got <- errors.New("unexpected message")
+				return
+			}
+		}
+		got <- nil
+	}()
+	for i := 0; i < n; i++ {
+		b.emit("big", msg)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("fast subscriber: %v", err)
+	}
+	waitFor(t, "the slow subscriber to be dropped", func() bool { return s.subscribers() == 1 })
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		mod  func(*Config)
+		want string // substring of the error, "" for valid
+	}{
+		{func(c *Config) {}, ""},
+		{func(c *Config) { c.Addr = "" }, "Config.Addr"},
+		{func(c *Config) { c.MaxScripts = 0 }, "Config.MaxScripts"},
+		{func(c *Config) { c.EventBuffer = -1 }, "Config.EventBuffer"},
+		{func(c *Config) { c.IdleTimeout = -time.Second }, "Config.IdleTimeout"},
+		{func(c *Config) { c.SubscriberWriteTimeout = -time.Second }, "Config.SubscriberWriteTimeout"},
+		{func(c *Config) { c.Password, c.AdminPassword = "a", "a" }, "Config.AdminPassword"},
+	}
+	for _, tt := range tests {
+		c := DefaultConfig()
+		tt.mod(&c)
+		err := c.Validate()
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("Validate() = %v, want error naming %q", err, tt.want)
+		}
+	}
+	if _, err := New(DefaultConfig(), nil); err == nil {
+		t.Errorf("New with a nil backend succeeded")
+	}
+}
