@@ -74,10 +74,12 @@ func DefaultConfig() Config {
 // on loopback; set Name and URL.
 func DefaultLocalConfig() Config {
 	c := DefaultConfig()
-	c.DialTimeout = time.Second
-	c.WriteTimeout = 2 * time.Second
+	// Loopback refuses a closed port at once: the timeouts only need to
+	// survive a loaded test machine.
+	c.DialTimeout = 5 * time.Second
+	c.WriteTimeout = 5 * time.Second
 	c.HealthInterval = 50 * time.Millisecond
-	c.HealthTimeout = 500 * time.Millisecond
+	c.HealthTimeout = 2 * time.Second
 	c.ResubscribeDelay = 10 * time.Millisecond
 	c.SentinelRefresh = time.Second
 	return c

@@ -579,6 +579,7 @@ func TestReadOnly(t *testing.T) {
 		t.Fatalf("REPLICAOF: %v", err)
 	}
 	_, err := s.Call(ctx(t), "put", "1", "q", "j")
+	t.Logf("write on a replica: %v", err)
 	var se *core.ShardError
 	if !errors.As(err, &se) || !errors.Is(err, core.ErrShardDown) || !strings.Contains(err.Error(), "READONLY") {
 		t.Fatalf("write on a replica: %v, want a *core.ShardError matching ErrShardDown with READONLY", err)
