@@ -198,6 +198,16 @@ func dependsCases() []testCase {
 			h.do(3, "jobs", "depends", "q").is([]string{})
 			h.same(h.peek(3, "q", 5), []string{"c", "a", "b"}, "b back in work")
 		}},
+		{"depends/off_several", func(h *H) {
+			h.put(0, "q", "a")
+			h.put(0, "q", "c")
+			h.put(0, "q", "d")
+			h.put(1, "q", "b", "depends", []string{"a", "c", "d"})
+			h.do(2, "depends", "b", "off", "a", "d").is(1)
+			h.jobHas(2, "b", obj{"state": "depends", "dependencies": []string{"c"}})
+			h.do(3, "depends", "b", "off", "c", "missing").is(1)
+			h.wantState(3, "waiting", "b")
+		}},
 		{"depends/off_all_ignores_delay", func(h *H) {
 			h.put(0, "q", "a")
 			h.put(0, "q", "c")

@@ -158,6 +158,40 @@ func multiQueueCases() []testCase {
 			h.wantState(4, "waiting", "b")
 			h.popOne(5, qs[1], "w", "b")
 		}},
+		{"multi/depends_on_and_off_across_queues", func(h *H) {
+			qs := h.queues(3)
+			h.put(0, qs[0], "a")
+			h.put(0, qs[2], "c")
+			h.put(0.5, qs[2], "d")
+			h.put(1, qs[1], "b", "depends", []string{"a"})
+			h.do(2, "depends", "b", "on", "c", "d").is(1)
+			h.jobHas(2, "b", obj{"dependencies": []string{"a", "c", "d"}})
+			h.do(3, "depends", "b", "off", "d").is(1)
+			h.jobHas(3, "d", obj{"dependents": obj{}})
+			h.popOne(4, qs[0], "w", "a")
+			h.complete(5, "a", "w", qs[0])
+			h.wantState(5, "depends", "b")
+			h.popOne(6, qs[2], "w", "c")
+			h.complete(7, "c", "w", qs[2])
+			h.wantState(7, "waiting", "b")
+			h.popOne(8, qs[1], "w", "b")
+		}},
+		{"multi/put_with_completed_dependency_elsewhere", func(h *H) {
+			qs := h.queues(2)
+			h.put(0, qs[0], "a")
+			h.popOne(1, qs[0], "w", "a")
+			h.complete(2, "a", "w", qs[0])
+			h.put(3, qs[1], "b", "depends", []string{"a"})
+			h.jobHas(3, "b", obj{"state": "waiting", "dependencies": obj{}})
+		}},
+		{"multi/requeue_into_other_queue", func(h *H) {
+			qs := h.queues(2)
+			h.put(0, qs[0], "j")
+			h.do(1, "requeue", putter, qs[1], "j", klass, noData, 0).is("j")
+			h.jobHas(1, "j", obj{"queue": qs[1], "state": "waiting"})
+			h.do(1, "length", qs[0]).is(0)
+			h.popOne(2, qs[1], "w", "j")
+		}},
 		{"multi/cancel_across_queues", func(h *H) {
 			qs := h.queues(2)
 			h.put(0, qs[0], "a")

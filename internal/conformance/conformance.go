@@ -72,6 +72,7 @@ func allCases() []testCase {
 		historyCases(),
 		eventCases(),
 		multiQueueCases(),
+		edgeCases(),
 	} {
 		cs = append(cs, group...)
 	}
