@@ -824,11 +824,13 @@ func (r *Router) tracked(ctx context.Context, args []string) (core.Reply, error)
 // stats: `stats <queue> <date>`. The queue's owner answers; the other
 // shards are asked too, because a queue's statistics of a day stay on the
 // shard that owned it that day (DESIGN section 2). When more than one shard
-// has statistics for that queue and day they are merged with
-// core.MergeStats (counters add, histograms add, count/mean/std combine with
-// the parallel formula). The owner must answer; a shard other than the
-// owner that does not answer is left out (and logged), so that a shard
-// that is down fails only the statistics of its own queues.
+// has statistics for that queue and day they are merged: counters and
+// histograms add (core.MergeStats); count, mean and variance combine with
+// the parallel formula from each shard's exact accumulators (total, mean and
+// vk of ql:s:<wait|run>:<day>:<queue>, read raw, since the replies carry
+// them rounded to 14 digits). The owner must answer; a shard other than the
+// owner that does not answer is left out (and logged), so that a shard that
+// is down fails only the statistics of its own queues.
 func (r *Router) stats(ctx context.Context, args []string, queue string) (core.Reply, error) {
 	owner := r.ring.Load().Locate(queue)
 	res, err := fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (core.Reply, error) {
@@ -854,7 +856,7 @@ func (r *Router) stats(ctx context.Context, args []string, queue string) (core.R
 		r.log.Warn("stats: shards did not answer; their statistics are left out", "queue", queue, "err", err)
 	}
 	var parts []core.Stats
-	var only core.Reply
+	var holders []string
 	for _, n := range r.names {
 		rep, ok := res[n]
 		if !ok || rep.Type != core.ReplyString {
@@ -868,15 +870,91 @@ func (r *Router) stats(ctx context.Context, args []string, queue string) (core.R
 			continue
 		}
 		parts = append(parts, st)
-		only = rep
+		holders = append(holders, n)
 	}
 	switch len(parts) {
 	case 0:
 		return ownerReply, nil
 	case 1:
-		return only, nil
+		return res[holders[0]], nil
 	}
-	return core.StringReply(encodeStats(core.MergeStats(parts...))), nil
+	merged := core.MergeStats(parts...)
+	if len(args) > 3 {
+		if date, ok := luaNumber(args[3]); ok {
+			suffix := string(appendJSONNumber(nil, date-luaMod(date, 86400))) + ":" + queue
+			if err := r.exactSummaries(ctx, holders, suffix, &merged); err != nil {
+				r.log.Warn("stats: exact accumulators unavailable; merged from the rounded replies", "queue", queue, "err", err)
+			}
+		}
+	}
+	return core.StringReply(encodeStats(merged)), nil
+}
+
+// luaMod is Lua's a % b for numbers: a - floor(a/b)*b.
+func luaMod(a, b float64) float64 { return a - math.Floor(a/b)*b }
+
+// accumulator is the exact state of one wait or run summary on one shard.
+type accumulator struct {
+	n, mean, m2 float64
+}
+
+// add combines b into a with the parallel formula of Chan et al.
+func (a accumulator) add(b accumulator) accumulator {
+	switch {
+	case b.n <= 0:
+		return a
+	case a.n <= 0:
+		return b
+	}
+	n := a.n + b.n
+	d := b.mean - a.mean
+	return accumulator{n: n, mean: a.mean + d*b.n/n, m2: a.m2 + b.m2 + d*d*a.n*b.n/n}
+}
+
+// exactSummaries recomputes the means and standard deviations of merged
+// from the shards' raw accumulators (HMGET total mean vk).
+func (r *Router) exactSummaries(ctx context.Context, holders []string, suffix string, merged *core.Stats) error {
+	kinds := []string{"wait", "run"}
+	res, err := fanOut(ctx, r, holders, func(ctx context.Context, s Shard) ([]accumulator, error) {
+		out := make([]accumulator, len(kinds))
+		for i, k := range kinds {
+			rep, err := s.Do(ctx, "HMGET", "ql:s:"+k+":"+suffix, "total", "mean", "vk")
+			if err != nil {
+				return nil, err
+			}
+			if len(rep.Array) != 3 || rep.Array[0] == "" {
+				continue
+			}
+			var f [3]float64
+			for j, v := range rep.Array {
+				if f[j], err = strconv.ParseFloat(v, 64); err != nil && v != "" {
+					return nil, fmt.Errorf("HMGET ql:s:%s:%s: %w", k, suffix, err)
+				}
+			}
+			out[i] = accumulator{n: f[0], mean: f[1], m2: f[2]}
+		}
+		return out, nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, sum := range []*core.StatsSummary{&merged.Wait, &merged.Run} {
+		var acc accumulator
+		for _, n := range holders {
+			acc = acc.add(res[n][i])
+		}
+		if int64(acc.n) != sum.Count {
+			return fmt.Errorf("%s: accumulators count %v, replies %d (changed meanwhile)", kinds[i], acc.n, sum.Count)
+		}
+		if acc.n <= 0 {
+			continue
+		}
+		sum.Mean, sum.Std = acc.mean, 0
+		if acc.n > 1 && acc.m2 > 0 {
+			sum.Std = math.Sqrt(acc.m2 / (acc.n - 1))
+		}
+	}
+	return nil
 }
 
 func statsEmpty(s core.Stats) bool {
