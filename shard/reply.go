@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/redis/rueidis"
 
 	"github.com/qless-router/qless-router/core"
+	"github.com/qless-router/qless-router/lua"
 )
 
 // toReply converts one RESP2 reply into a core.Reply: bulk and status
@@ -98,29 +98,14 @@ func fullErrorText(msg string) string {
 	return msg
 }
 
-// scriptMessage matches the wrapping of a script error, Redis 7
-// (`user_script:1: MSG script: <sha>, on @user_script:1.`) and Redis 3-6
-// (`... @user_script:1: user_script:1: MSG `): the message follows the last
-// `user_script:<n>:`.
-var (
-	scriptPrefix = regexp.MustCompile(`user_script:\d+:\s*`)
-	scriptSuffix = regexp.MustCompile(`\s*script: [0-9a-f]{40}, on @user_script:\d+\.\s*$`)
-)
-
-// parseScriptError splits a full Redis error text into a *core.ScriptError.
-//
-// TODO(lua): this is the minimal text handling the shard needs; it belongs in
-// lua.ParseError (the one place that knows Lua error strings) once that
-// exists.
+// parseScriptError splits a full Redis error text into a *core.ScriptError,
+// with lua.ParseError (the one place that knows Lua error strings).
 func parseScriptError(text string) *core.ScriptError {
-	msg := text
-	if locs := scriptPrefix.FindAllStringIndex(msg, -1); len(locs) > 0 {
-		msg = msg[locs[len(locs)-1][1]:]
-	} else {
+	msg, ok := lua.ParseError(text)
+	if !ok {
 		msg = strings.TrimPrefix(msg, "ERR ")
 	}
-	msg = scriptSuffix.ReplaceAllString(msg, "")
-	return &core.ScriptError{Text: text, Message: strings.TrimSpace(msg)}
+	return &core.ScriptError{Text: text, Message: msg}
 }
 
 // classify turns the outcome of one command into a reply or one of the two
