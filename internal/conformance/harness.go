@@ -323,7 +323,7 @@ func normJSON(t *testing.T, want any) any {
 	return v
 }
 
-// userScriptError is the form Ruby clients match: user_script:<n>: <message>.
+// userScriptRE matches the form Ruby clients recognise: user_script:<n>: <msg>.
 func userScriptRE(msg string) *regexp.Regexp {
 	return regexp.MustCompile(`user_script:\d+:\s*` + regexp.QuoteMeta(msg))
 }
