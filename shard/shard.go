@@ -277,7 +277,9 @@ func (s *Shard) result(res rueidis.RedisResult) (core.Reply, error) {
 // Do runs one raw Redis command (name first) and returns its reply. The
 // router uses it for the few read-only key commands qless clients issue
 // (ZCARD, ZSCORE, ...); choosing which commands are allowed is the caller's
-// job. Subscribe commands are refused.
+// job. Subscribe commands are refused. The reply must be a string, an
+// integer, nil or a flat array of strings and integers (integers in an
+// array become their decimal text); other shapes give a *core.ShardError.
 func (s *Shard) Do(ctx context.Context, args ...string) (core.Reply, error) {
 	if len(args) == 0 || args[0] == "" {
 		return core.Reply{}, fmt.Errorf("shard %s: Do: no command", s.name)

@@ -474,8 +474,21 @@ func TestStartDown(t *testing.T) {
 	if _, err := s2.Call(ctx(t), "str", "1"); !errors.Is(err, core.ErrShardDown) {
 		t.Fatalf("Call before connecting: %v, want core.ErrShardDown", err)
 	}
+	// A subscription made while the shard is down starts flowing once the
+	// shard is reached.
+	c := &collector{}
+	sctx, cancel := context.WithCancel(context.Background())
+	subDone := make(chan error, 1)
+	go func() { subDone <- s2.Subscribe(sctx, c.add) }()
+	defer func() {
+		cancel()
+		if err := <-subDone; err != nil {
+			t.Errorf("Subscribe: %v", err)
+		}
+	}()
 	restart(t, addr)
 	eventually(t, "Healthy() = true", s2.Healthy)
+	waitSubscribed(t, s2, c)
 	if got, err := s2.Call(ctx(t), "str", "1"); err != nil || !cmp.Equal(got, core.StringReply("hello")) {
 		t.Errorf("Call once connected = %v, %v", got, err)
 	}
@@ -586,5 +599,26 @@ func TestReadOnly(t *testing.T) {
 	}
 	if got, err := s.Call(ctx(t), "str", "1"); err != nil || !cmp.Equal(got, core.StringReply("hello")) {
 		t.Errorf("read on a replica = %v, %v", got, err)
+	}
+}
+
+// TestStartStopRace stops shards while they start; the race detector and
+// the leak check in TestMain judge the outcome.
+func TestStartStopRace(t *testing.T) {
+	t.Parallel()
+	addr := redistest.Start(t).Addr
+	for i := 0; i < 10; i++ {
+		s := testShard(t, addr)
+		started := make(chan error, 1)
+		go func() { started <- s.Start(ctx(t)) }()
+		if err := s.Stop(ctx(t)); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		if err := <-started; err != nil && !errors.Is(err, core.ErrStopped) {
+			t.Fatalf("Start racing Stop: %v, want nil or core.ErrStopped", err)
+		}
+		if _, err := s.Call(ctx(t), "str", "1"); !errors.Is(err, core.ErrStopped) {
+			t.Fatalf("Call after Stop: %v, want core.ErrStopped", err)
+		}
 	}
 }
