@@ -84,6 +84,7 @@ func TestQlessScriptErrors(t *testing.T) {
 		{"unknown command", []string{"nope", "1"}, "Unknown command nope"},
 		{"no command", nil, "Must provide a command"},
 		{"bad now", []string{"get", "x"}, `Arg "now" missing or not a number: nil`},
+		{"missing now", []string{"get"}, "bad argument #1 to 'tonumber' (value expected)"},
 		{"put no jid", []string{"put", "1", "me", "q"}, `Put(): Arg "jid" missing`},
 	}
 	for _, tt := range tests {
