@@ -63,6 +63,15 @@ type Config struct {
 	// Zero means never (subscribed connections are never closed for it).
 	IdleTimeout time.Duration
 
+	// PipelineParallel, when > 1, lets a pipelined batch of EVALSHA/EVAL
+	// calls on one connection run up to this many calls at once. Replies
+	// keep their order, but the calls' effects may happen in any order, so
+	// turn it on only for clients whose pipelined calls are independent:
+	// auto-pipelining clients (rueidis, this project's Go client) are, an
+	// explicit pipeline of put then pop is not. 0 or 1: one call at a time,
+	// as on Redis.
+	PipelineParallel int
+
 	// Version is this program's version, reported by INFO as
 	// qless_router_version.
 	Version string
@@ -111,6 +120,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SubscriberWriteTimeout < 0 {
 		errs = append(errs, fmt.Errorf("resp: Config.SubscriberWriteTimeout = %v, must be >= 0", c.SubscriberWriteTimeout))
+	}
+	if c.PipelineParallel < 0 {
+		errs = append(errs, fmt.Errorf("resp: Config.PipelineParallel = %d, must be >= 0", c.PipelineParallel))
 	}
 	if c.Password != "" && c.Password == c.AdminPassword {
 		errs = append(errs, errors.New("resp: Config.AdminPassword must differ from Config.Password"))

@@ -100,4 +100,11 @@
 // a context that ends when the connection closes or the server stops. The
 // hot path (EVALSHA) takes no lock and allocates only the copy of its
 // arguments.
+//
+// One command at a time per connection costs an auto-pipelining client
+// (rueidis puts every goroutine's calls on one connection) one shard round
+// trip per call. Config.PipelineParallel lets a pipelined batch made only
+// of EVALSHA/EVAL calls run that many calls at once, replies in order; it
+// is off by default because the calls' effects may then happen in any
+// order.
 package resp

@@ -60,6 +60,7 @@ func checkNoLeaks(d time.Duration) error {
 //	"array"        -> the remaining args as an array
 //	"nil"          -> nil
 //	"block"        -> waits for ctx to be done and returns its error
+//	"barrier"      -> barrier <n> <id>: waits for n barrier calls, returns id
 //	anything else  -> the args joined by spaces
 type fakeBackend struct {
 	mu        sync.Mutex
@@ -69,6 +70,8 @@ type fakeBackend struct {
 	flushes   int
 	subs      map[int]func(channel, message string)
 	nextSub   int
+	arrived   int           // "barrier" calls so far
+	barrier   chan struct{} // closed when arrived reaches the barrier size
 }
 
 var _ Backend = (*fakeBackend)(nil)
@@ -97,6 +100,24 @@ func (b *fakeBackend) Qless(ctx context.Context, args []string) (core.Reply, err
 	case "block":
 		<-ctx.Done()
 		return core.Reply{}, ctx.Err()
+	case "barrier": // barrier <n> <id>: waits until n barrier calls are in flight
+		n, _ := strconv.Atoi(args[1])
+		b.mu.Lock()
+		if b.barrier == nil {
+			b.barrier = make(chan struct{})
+		}
+		ch := b.barrier
+		b.arrived++
+		if b.arrived == n {
+			close(ch)
+		}
+		b.mu.Unlock()
+		select {
+		case <-ch:
+			return core.StringReply(args[2]), nil
+		case <-time.After(5 * time.Second):
+			return core.Reply{}, errors.New("barrier: calls did not run in parallel")
+		}
 	}
 	return core.StringReply(strings.Join(args, " ")), nil
 }

@@ -281,6 +281,9 @@ func (s *Server) serveRESP(conn redcon.Conn, cmd redcon.Command) {
 		conn.Close()
 		return
 	}
+	if s.servePipeline(conn, ss, cmd) {
+		return
+	}
 	switch s.dispatch(conn, ss, cmd.Args) {
 	case actQuit:
 		conn.Close()

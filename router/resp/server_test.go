@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -550,5 +551,89 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := New(DefaultConfig(), nil); err == nil {
 		t.Errorf("New with a nil backend succeeded")
+	}
+}
+
+// BenchmarkRueidisEvalsha measures EVALSHA round trips through the server
+// over loopback, from 32 goroutines sharing one rueidis client (its
+// auto-pipelining puts them on one connection), with a backend that answers
+// at once or after 100µs (about a shard round trip), one call at a time or
+// with PipelineParallel.
+func BenchmarkRueidisEvalsha(b *testing.B) {
+	for _, bc := range []struct {
+		name     string
+		delay    time.Duration
+		parallel int
+	}{
+		{"instant", 0, 0},
+		{"100us", 100 * time.Microsecond, 0},
+		{"100us-parallel64", 100 * time.Microsecond, 64},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := DefaultLocalConfig()
+			cfg.Script = ownScript
+			cfg.PipelineParallel = bc.parallel
+			s, err := New(cfg, &fakeBackend{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.backend = nopBackend{Backend: s.backend, delay: bc.delay}
+			ctx := context.Background()
+			if err := s.Start(ctx); err != nil {
+				b.Fatal(err)
+			}
+			defer s.Stop(ctx)
+			c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{s.Addr()}, DisableCache: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			cmd := c.B().Evalsha().Sha1(sha1Of(ownScript)).Numkeys(0).Arg("heartbeat", "1700000000.5", "jid", "worker").Build().Pin()
+			b.SetParallelism(16)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := c.Do(ctx, cmd).Error(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestPipelineParallel: with PipelineParallel, a pipelined batch of EVALSHAs
+// runs in parallel (the backend's barrier needs all of them in flight) and
+// the replies keep their order; a mixed batch runs one command at a time.
+func TestPipelineParallel(t *testing.T) {
+	t.Parallel()
+	s, _ := startServer(t, func(c *Config) { c.PipelineParallel = 4 })
+	r := dialRaw(t, s.Addr())
+	own := sha1Of(ownScript)
+	var batch []byte
+	for i := range 6 {
+		batch = append(batch, encodeCommand("EVALSHA", own, "0", "barrier", "4", strconv.Itoa(i))...)
+	}
+	batch = append(batch, encodeCommand("EVALSHA", own, "0", "barrier", "4", "6")...) // calls after the 4th do not wait
+	r.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.c.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 7 {
+		if got, want := r.read(), strconv.Itoa(i); got != want {
+			t.Errorf("reply %d = %#v, want %q", i, got, want)
+		}
+	}
+
+	mixed := append(encodeCommand("EVALSHA", own, "0", "int"), encodeCommand("PING")...)
+	mixed = append(mixed, encodeCommand("EVALSHA", sha1Of("unknown"), "0", "int")...)
+	if _, err := r.c.Write(mixed); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []any{int64(42), "PONG", respError("NOSCRIPT No matching script. Please use EVAL.")} {
+		if diff := cmp.Diff(want, r.read()); diff != "" {
+			t.Errorf("mixed batch (-want +got):\n%s", diff)
+		}
 	}
 }
