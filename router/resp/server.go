@@ -170,13 +170,15 @@ func (s *Server) Stop(ctx context.Context) error {
 	// connections it serves.
 	ln.Close()
 	s.cancel()
+	var errs []error
 	select {
 	case <-served:
 	case <-ctx.Done():
-		return fmt.Errorf("resp: stop: %w", ctx.Err())
+		errs = append(errs, fmt.Errorf("resp: stop: waiting for the accept loop: %w", ctx.Err()))
 	}
 
-	// Subscribed connections were detached from redcon: close them here.
+	// Subscribed connections were detached from redcon: close them here
+	// (closing the others again is harmless).
 	s.mu.Lock()
 	for ss := range s.sessions {
 		ss.netConn.Close()
@@ -190,21 +192,19 @@ func (s *Server) Stop(ctx context.Context) error {
 
 	s.stopEv()
 	close(s.evStop)
-	var err error
 	if idle != nil {
 		select {
 		case <-idle:
 		case <-ctx.Done():
-			err = fmt.Errorf("resp: stop: waiting for connections: %w", ctx.Err())
+			errs = append(errs, fmt.Errorf("resp: stop: waiting for connections: %w", ctx.Err()))
 		}
 	}
 	select {
 	case <-s.evDone:
 	case <-ctx.Done():
-		if err == nil {
-			err = fmt.Errorf("resp: stop: waiting for event delivery: %w", ctx.Err())
-		}
+		errs = append(errs, fmt.Errorf("resp: stop: waiting for event delivery: %w", ctx.Err()))
 	}
+	err := errors.Join(errs...)
 	s.log.Info("stopped")
 	return err
 }
