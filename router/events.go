@@ -122,6 +122,10 @@ type hub struct {
 	in   []inMsg       // guarded by mu; received, not yet processed
 	wake chan struct{} // signalled when in grows
 
+	// out hands a message to the subscribers (fanToSubscribers); tests
+	// replace it to watch the order of delivery.
+	out func(channel, message string)
+
 	// Touched only by the loop goroutine.
 	queues    map[string][]inMsg
 	fences    map[string]*fence
@@ -147,7 +151,7 @@ type doneFence struct {
 func newHub(r *Router) *hub {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &hub{
+	h := &hub{
 		r:         r,
 		token:     hex.EncodeToString(b[:]),
 		wake:      make(chan struct{}, 1),
@@ -157,6 +161,8 @@ func newHub(r *Router) *hub {
 		pings:     make(map[string]chan struct{}),
 		syncs:     make(map[string]chan struct{}),
 	}
+	h.out = h.fanToSubscribers
+	return h
 }
 
 func (h *hub) start(ctx context.Context) {
@@ -334,7 +340,7 @@ func (h *hub) drain() {
 			for len(q) > 0 {
 				m := q[0]
 				if m.fence == "" {
-					h.deliver(m.channel, m.message)
+					h.out(m.channel, m.message)
 				} else if !h.delivered[m.fence] {
 					f := h.fences[m.fence]
 					if f == nil || !h.ready(f) {
@@ -361,7 +367,7 @@ func (h *hub) complete(f *fence) {
 	h.doneOrder = append(h.doneOrder, doneFence{id: id, at: h.r.clock.Now()})
 	switch f.env.kind {
 	case envPublish:
-		h.deliver(f.env.channel, f.env.message)
+		h.out(f.env.channel, f.env.message)
 	case envSync:
 		h.waitMu.Lock()
 		ch := h.syncs[id]
@@ -396,7 +402,8 @@ func (h *hub) flushSubscribers(done chan struct{}) {
 	go func() { wg.Wait(); close(done) }()
 }
 
-func (h *hub) deliver(channel, message string) {
+// fanToSubscribers queues one message for every subscriber.
+func (h *hub) fanToSubscribers(channel, message string) {
 	h.subMu.Lock()
 	subs := h.subs
 	h.subMu.Unlock()
