@@ -41,6 +41,8 @@ func subcommands() map[string]subcommand {
 		"script":  {"print the qless Lua script shards run", runScript},
 		"bench":   {"load-test a Redis or a router cluster", runBench},
 		"cluster": {"ask a router about the cluster (status, locate)", runCluster},
+		"serve":   {"run a router in front of a set of Redis shards", runServe},
+		"dev":     {"start local redis shards and routers in one process", runDev},
 		"version": {"print the version", runVersion},
 	}
 }

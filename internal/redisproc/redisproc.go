@@ -108,6 +108,7 @@ func start(ctx context.Context, bin, host string, port int, cfg Config, timeout 
 	}
 	args = append(args, cfg.Args...)
 	cmd := exec.Command(bin, args...)
+	detach(cmd)
 	if err := cmd.Start(); err != nil {
 		if temp {
 			os.RemoveAll(dir)

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qless-router/qless-router/internal/node"
+	"github.com/qless-router/qless-router/lua"
+	"github.com/qless-router/qless-router/ring"
+	"github.com/qless-router/qless-router/router"
+	"github.com/qless-router/qless-router/router/resp"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	host, _ := os.Hostname()
+	fs := newFlagSet("serve", stderr)
+	shards := fs.StringArray("shard", nil, "a shard as NAME=URL (repeatable); URL is redis://[:password@]host:port[/db], rediss://... or redis-sentinel://host:port,host:port/master")
+	weights := fs.StringArray("weight", nil, "a shard's ring weight as NAME=W (repeatable; default 1)")
+	epoch := fs.Uint64("epoch", 1, "ring epoch of this shard set; every router must use the same shards and epoch")
+	respAddr := fs.String("resp-addr", ":6380", "address of the RESP (Redis protocol) front end")
+	gossipAddr := fs.String("gossip-addr", "127.0.0.1:7946", "host:port memberlist binds to (an explicit address: 0.0.0.0 advertises an unreachable one)")
+	advertise := fs.String("advertise-addr", "", "host:port other routers reach this one's gossip at (default: --gossip-addr)")
+	joins := fs.StringArray("join", nil, "gossip address of another router to join (repeatable)")
+	nodeName := fs.String("node-name", host, "this router's unique name in the cluster")
+	password := fs.String("requirepass", "", "password RESP clients must AUTH with (empty: no authentication, every command allowed)")
+	adminPassword := fs.String("admin-password", "", "password needed for FLUSHDB/FLUSHALL when --requirepass is set")
+	fanOut := fs.Duration("fanout-timeout", router.DefaultConfig().FanOutTimeout, "deadline of commands that ask several shards")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: qless-router serve --shard NAME=URL [--shard ...] [flags]\n\nRuns one router: a RESP front end that any qless client can use, in front of the shards.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	shardCfgs, err := parseShards(*shards, *weights)
+	if err != nil {
+		return err
+	}
+	gossipHost, gossipPort, err := splitHostPort(*gossipAddr)
+	if err != nil {
+		return fmt.Errorf("--gossip-addr: %w", err)
+	}
+	mc := router.DefaultMembershipConfig()
+	mc.NodeName, mc.BindAddr, mc.BindPort, mc.Join, mc.Logger = *nodeName, gossipHost, gossipPort, *joins, logger
+	if *advertise != "" {
+		if mc.AdvertiseAddr, mc.AdvertisePort, err = splitHostPort(*advertise); err != nil {
+			return fmt.Errorf("--advertise-addr: %w", err)
+		}
+	}
+	rc := router.DefaultConfig()
+	rc.Name, rc.Shards, rc.Epoch, rc.FanOutTimeout, rc.Logger = *nodeName, shardCfgs, *epoch, *fanOut, logger
+	rc.ShardClient.StartDown = true // a shard that is down fails only its own queues
+	rc.Membership = &mc
+	pc := resp.DefaultConfig()
+	pc.Addr, pc.Password, pc.AdminPassword, pc.Script, pc.Version, pc.Logger = *respAddr, *password, *adminPassword, lua.Script(), version, logger
+
+	n, err := node.Start(ctx, node.Config{Router: rc, RESP: pc, Logger: logger})
+	if err != nil {
+		return err
+	}
+	logger.Info("serving", "resp", n.RESP.Addr(), "gossip", n.Router.Membership().LocalAddr(), "ring", n.Router.Ring().String())
+	<-ctx.Done()
+	logger.Info("shutting down")
+	stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return n.Stop(stopCtx)
+}
+
+// parseShards turns NAME=URL flags (and NAME=W weights) into shard configs.
+func parseShards(specs, weights []string) ([]router.ShardConfig, error) {
+	if len(specs) == 0 {
+		return nil, fmt.Errorf("give at least one --shard NAME=URL")
+	}
+	w := map[string]int{}
+	for _, s := range weights {
+		name, val, ok := strings.Cut(s, "=")
+		n, err := strconv.Atoi(val)
+		if !ok || err != nil || n < 1 {
+			return nil, fmt.Errorf("--weight %q: want NAME=W with W a positive integer", s)
+		}
+		w[name] = n
+	}
+	var out []router.ShardConfig
+	seen := map[string]bool{}
+	for _, s := range specs {
+		name, url, ok := strings.Cut(s, "=")
+		if !ok || url == "" {
+			return nil, fmt.Errorf("--shard %q: want NAME=URL", s)
+		}
+		if err := ring.ValidateName(name); err != nil {
+			return nil, fmt.Errorf("--shard %q: %w", s, err)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("--shard %q: shard %s is given twice", s, name)
+		}
+		seen[name] = true
+		out = append(out, router.ShardConfig{Name: name, URL: url, Weight: w[name]})
+		delete(w, name)
+	}
+	for name := range w {
+		return nil, fmt.Errorf("--weight %s: no --shard of that name", name)
+	}
+	return out, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port in %q", addr)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		return "", 0, fmt.Errorf("%q: give an explicit, reachable host address (memberlist advertises the bind address)", addr)
+	}
+	return host, port, nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

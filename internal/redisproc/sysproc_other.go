@@ -1,0 +1,14 @@
+//go:build !linux
+
+package redisproc
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// detach puts the server in its own process group, so that a Ctrl-C meant
+// for the parent does not kill it before the parent shuts down in order.
+func detach(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+}
