@@ -64,3 +64,13 @@ type RouterInfo struct {
 	// HTTPAddr is the address of its HTTP API and dashboard ("" when off).
 	HTTPAddr string
 }
+
+// Barrier is optionally implemented by a Backend whose events reach Events
+// asynchronously (a router hears its shards over pub/sub connections).
+// Barrier returns once every message published anywhere in the cluster
+// before the call has been handed to the Events callbacks. The server calls
+// it when a connection first subscribes, so that, as on one Redis, a new
+// subscriber sees exactly the messages published after its SUBSCRIBE.
+type Barrier interface {
+	Barrier(ctx context.Context) error
+}

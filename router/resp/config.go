@@ -59,6 +59,12 @@ type Config struct {
 	// bound.
 	SubscriberWriteTimeout time.Duration
 
+	// SubscribeFenceTimeout bounds how long a connection's first
+	// (P)SUBSCRIBE waits for Backend.Barrier and the event queue, so that
+	// it sees exactly the messages published after it (see Barrier). Past
+	// it, the subscription takes effect without that guarantee. Must be > 0.
+	SubscribeFenceTimeout time.Duration
+
 	// IdleTimeout closes a connection that sent nothing for this long.
 	// Zero means never (subscribed connections are never closed for it).
 	IdleTimeout time.Duration
@@ -92,6 +98,7 @@ func DefaultConfig() Config {
 		EventBuffer: 8192,
 
 		SubscriberWriteTimeout: 5 * time.Second,
+		SubscribeFenceTimeout:  2 * time.Second,
 	}
 }
 
@@ -120,6 +127,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SubscriberWriteTimeout < 0 {
 		errs = append(errs, fmt.Errorf("resp: Config.SubscriberWriteTimeout = %v, must be >= 0", c.SubscriberWriteTimeout))
+	}
+	if c.SubscribeFenceTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("resp: Config.SubscribeFenceTimeout = %v, must be > 0", c.SubscribeFenceTimeout))
 	}
 	if c.PipelineParallel < 0 {
 		errs = append(errs, fmt.Errorf("resp: Config.PipelineParallel = %d, must be >= 0", c.PipelineParallel))

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 // a message that finds the buffer full is dropped.
 func (s *Server) onEvent(channel, message string) {
 	select {
-	case s.events <- event{channel, message}:
+	case s.events <- event{channel: channel, message: message}:
 	default:
 		if n := s.dropped.Add(1); n == 1 || n%1000 == 0 {
 			s.log.Warn("subscriber messages dropped: event buffer full",
@@ -33,6 +34,15 @@ func (s *Server) deliver() {
 	for {
 		select {
 		case ev := <-s.events:
+			if ev.pause != nil {
+				close(ev.pause.reached)
+				select {
+				case <-ev.pause.resume:
+				case <-s.evStop:
+					return
+				}
+				continue
+			}
 			s.ps.Publish(ev.channel, ev.message)
 		case <-s.evStop:
 			return
@@ -40,11 +50,31 @@ func (s *Server) deliver() {
 	}
 }
 
+// pausePoint is a marker in the event stream: the delivery goroutine closes
+// reached when every message queued before the marker has been delivered,
+// then waits for resume.
+type pausePoint struct {
+	reached chan struct{}
+	resume  chan struct{}
+}
+
 // subscribe subscribes the connection to channels (or patterns). The first
 // subscription detaches the connection.
+//
+// A router hears its shards' messages asynchronously, so a message published
+// before the SUBSCRIBE may still be on its way. To give the subscription the
+// point in time one Redis gives it, the first subscription of a connection
+// waits for Backend.Barrier (every earlier message is then queued here), then
+// pauses delivery right after those messages, subscribes, and resumes: the
+// subscriber gets every message published after its SUBSCRIBE and none
+// before. Later subscriptions of an already subscribed connection are served
+// by the PubSub directly and take effect at once.
 func (s *Server) subscribe(conn redcon.Conn, ss *session, pattern bool, channels [][]byte) {
 	if ss.sub == nil {
 		ss.sub = &subConn{Conn: conn, s: s, ss: ss}
+		if resume := s.fence(ss); resume != nil {
+			defer resume()
+		}
 	}
 	for _, ch := range channels {
 		if pattern {
@@ -97,4 +127,42 @@ func (d *detachedConn) Close() error {
 	err := d.DetachedConn.Close()
 	d.once.Do(func() { d.s.unregister(d.ss) })
 	return err
+}
+
+// fence runs the Barrier of the backend, if any, and pauses the delivery
+// goroutine after every message queued so far. It returns the func that
+// resumes delivery, or nil when nothing was paused (no Barrier, a Barrier
+// error or timeout, or the server stopping: the subscription then takes
+// effect without the guarantee, as before).
+func (s *Server) fence(ss *session) (resume func()) {
+	b, ok := s.backend.(Barrier)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ss.ctx, s.cfg.SubscribeFenceTimeout)
+	defer cancel()
+	if err := b.Barrier(ctx); err != nil {
+		s.log.Warn("subscribe without fence: barrier failed", "err", err)
+		return nil
+	}
+	p := &pausePoint{reached: make(chan struct{}), resume: make(chan struct{})}
+	select {
+	case s.events <- event{pause: p}:
+	case <-ctx.Done():
+		s.log.Warn("subscribe without fence: event queue full")
+		return nil
+	case <-s.evStop:
+		return nil
+	}
+	select {
+	case <-p.reached:
+		return func() { close(p.resume) }
+	case <-ctx.Done():
+		// The marker is queued: let delivery pass it when it gets there.
+		close(p.resume)
+		s.log.Warn("subscribe without fence: delivery did not reach the marker in time")
+		return nil
+	case <-s.evDone:
+		return nil
+	}
 }

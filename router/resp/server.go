@@ -63,7 +63,13 @@ const (
 	stateStopped
 )
 
-type event struct{ channel, message string }
+// event is one message waiting for delivery, or (pause != nil) a point in
+// the stream where the delivery goroutine stops until a subscription is in
+// place (see subscribe).
+type event struct {
+	channel, message string
+	pause            *pausePoint
+}
 
 // New returns a Server for cfg that serves from backend. It does not listen
 // until Start.
