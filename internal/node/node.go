@@ -105,7 +105,10 @@ type pendingEvents struct {
 	canceled bool   // guarded by backend.evMu
 }
 
-var _ resp.Backend = (*backend)(nil)
+var (
+	_ resp.Backend = (*backend)(nil)
+	_ resp.Barrier = (*backend)(nil)
+)
 
 var errStarting = errors.New("router is starting")
 
@@ -204,4 +207,14 @@ func (b *backend) Locate(queue string) (string, error) {
 		return "", err
 	}
 	return r.Locate(queue)
+}
+
+// Barrier lets a new subscriber start at a cluster-wide point in time (see
+// resp.Barrier): it is the router's Sync.
+func (b *backend) Barrier(ctx context.Context) error {
+	r, err := b.router()
+	if err != nil {
+		return err
+	}
+	return r.Sync(ctx)
 }
