@@ -319,27 +319,47 @@ func (r *Router) multiget(ctx context.Context, args []string) (core.Reply, error
 	return core.StringReply(w.String()), nil
 }
 
-// locateJobs finds the shard of every jid with one multiget on every shard
-// (fresh: the cache is not trusted, because cancel of a jid that is not on
-// the shard asked is not an error). A jid that no shard has goes to its home
-// shard, whose script then answers for it as one Redis would. It returns
-// the copies too.
+// locateJobs finds the shard of every jid of a list with one multiget on
+// every shard (fresh: the cache is not trusted, because cancel of a jid that
+// is not on the shard asked is not an error). A jid that no shard has is
+// answered for by the script of any shard identically; it is placed with
+// its neighbour in the list (the shard of the nearest located jid before
+// it, else after it; the home shard of the first jid when none is located),
+// so that one shard answers for a run and publishes its events in argument
+// order. It returns the copies too.
 func (r *Router) locateJobs(ctx context.Context, now string, jids []string) (map[string]string, map[string]map[string]jobCopy, error) {
 	groups := make(map[string][]string, len(r.names))
+	uniq := distinct(jids)
 	for _, n := range r.names {
-		groups[n] = jids
+		groups[n] = uniq
 	}
 	found, err := r.multigetAll(ctx, now, groups)
 	if err != nil {
 		return nil, nil, err
 	}
-	loc := make(map[string]string, len(jids))
-	for _, j := range jids {
+	loc := make(map[string]string, len(uniq))
+	for _, j := range uniq {
 		if copies, ok := found[j]; ok {
 			loc[j] = r.holder(j, copies)
-		} else {
-			loc[j] = r.ring.Load().Locate(j)
 		}
+	}
+	first := ""
+	for _, j := range jids {
+		if n, ok := loc[j]; ok {
+			first = n
+			break
+		}
+	}
+	if first == "" {
+		first = r.ring.Load().Locate(jids[0])
+	}
+	prev := first
+	for _, j := range jids {
+		if n, ok := loc[j]; ok {
+			prev = n
+			continue
+		}
+		loc[j] = prev
 	}
 	return loc, found, nil
 }
@@ -351,17 +371,33 @@ func (r *Router) locateJobs(ctx context.Context, now string, jids []string) (map
 // not mentioned to be canceled") is checked for the whole argument list
 // before any shard writes, from the dependents that multiget reported; the
 // first offending jid's shard is then sent its group so that its script
-// gives the exact error. Then every shard cancels its group, in parallel.
-// The reply is the argument list, as one Redis answers.
+// gives the exact error. Then every shard cancels its group, one shard
+// after the other in order of first appearance (the events of different
+// shards can still interleave differently from one Redis). The reply is the
+// argument list, as one Redis answers.
 //
 // Gap: dependents recorded on another shard (cross-shard dependencies,
 // DESIGN section 4) are not in the job's dependents and are not checked
 // here.
 func (r *Router) cancel(ctx context.Context, args []string) (core.Reply, error) {
 	now, jids := args[1], args[2:]
-	loc, found, err := r.locateJobs(ctx, now, distinct(jids))
+	loc, found, err := r.locateJobs(ctx, now, jids)
 	if err != nil {
 		return core.Reply{}, err
+	}
+	// A jid that exists nowhere only publishes a "canceled" event with false
+	// fields, the same on any shard: cancel it with the first jid that
+	// exists, so that a call whose jobs share a shard stays one script call
+	// (one atomic step, events in argument order, as on one Redis).
+	for _, j := range jids {
+		if _, ok := found[j]; ok {
+			for _, m := range jids {
+				if _, ok := found[m]; !ok {
+					loc[m] = loc[j]
+				}
+			}
+			break
+		}
 	}
 	groups := make(map[string][]string)
 	var order []string
@@ -410,10 +446,12 @@ func (r *Router) cancel(ctx context.Context, args []string) (core.Reply, error) 
 		order = deleteName(order, n)
 		break
 	}
-	if _, err := fanOut(ctx, r, order, func(ctx context.Context, s Shard) (core.Reply, error) {
-		return s.CallArgs(ctx, append([]string{"cancel", now}, groups[s.Name()]...)...)
-	}); err != nil {
-		return core.Reply{}, err
+	// One shard after the other, in order of first appearance, so that the
+	// events come out close to argument order.
+	for _, n := range order {
+		if _, err := r.shards[n].CallArgs(ctx, append([]string{"cancel", now}, groups[n]...)...); err != nil {
+			return core.Reply{}, err
+		}
 	}
 	return core.ArrayReply(append([]string{}, jids...)), nil
 }
@@ -435,7 +473,7 @@ func deleteName(list []string, name string) []string {
 // error ends the command.
 func (r *Router) timeout(ctx context.Context, args []string) (core.Reply, error) {
 	now, jids := args[1], args[2:]
-	loc, _, err := r.locateJobs(ctx, now, distinct(jids))
+	loc, _, err := r.locateJobs(ctx, now, jids)
 	if err != nil {
 		return core.Reply{}, err
 	}
