@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/qless-router/qless-router/internal/bench"
-	"github.com/qless-router/qless-router/internal/redisproc"
+	"github.com/qless-router/qless-router/internal/devcluster"
 )
 
 // benchFlags are the flags of `qless-router bench`.
 type benchFlags struct {
 	local       bool
+	localShards int
 	redis       string
 	router      string
 	shardAddrs  []string
@@ -32,7 +33,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	def := bench.DefaultConfig()
 	var f benchFlags
 	fs := newFlagSet("bench", stderr)
-	fs.BoolVar(&f.local, "local", false, "start a throwaway local redis-server (and a router in front of it) and measure them")
+	fs.BoolVar(&f.local, "local", false, "start a throwaway local redis-server with a router in front of it, and measure both (direct, router)")
+	fs.IntVar(&f.localShards, "local-shards", 0, "with --local, also measure a router in front of this many throwaway shards (e.g. 3; use --queues to spread the jobs)")
 	fs.StringVar(&f.redis, "redis", "", "host:port of a Redis running the qless script, measured directly")
 	fs.StringVar(&f.router, "router", "", "host:port of a qless-router, measured through the router")
 	fs.StringSliceVar(&f.shardAddrs, "shard-addrs", nil, "Redis shards behind --router whose CPU is sampled (comma separated)")
@@ -58,7 +60,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	if f.local {
-		cleanup, targets, err := localBenchTargets(ctx)
+		cleanup, targets, err := localBenchTargets(ctx, f.localShards)
 		if err != nil {
 			return err
 		}
@@ -75,23 +77,62 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return errors.New("bench: give --local, --redis or --router")
 	}
-	report, err := bench.Run(ctx, cfg)
-	if err != nil {
-		return err
+	report, runErr := bench.Run(ctx, cfg)
+	if report != nil {
+		var err error
+		if f.json {
+			err = report.WriteJSON(stdout)
+		} else {
+			err = report.WriteText(stdout)
+		}
+		if runErr == nil {
+			runErr = err
+		}
 	}
-	if f.json {
-		return report.WriteJSON(stdout)
-	}
-	return report.WriteText(stdout)
+	return runErr
 }
 
-// localBenchTargets starts a throwaway redis-server and returns it as the
-// "direct" target.
-func localBenchTargets(ctx context.Context) (func(), []bench.Target, error) {
-	srv, err := redisproc.Start(ctx, redisproc.Config{})
+// localBenchTargets starts a one-shard cluster (one redis-server, one
+// router in this process) and returns the shard as the "direct" target and
+// the router in front of it as "router"; with shards > 0 it also starts a
+// cluster of that many shards behind one router ("router-<n>shards").
+func localBenchTargets(ctx context.Context, shards int) (func(), []bench.Target, error) {
+	var clusters []*devcluster.Cluster
+	cleanup := func() {
+		for _, c := range clusters {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			_ = c.Stop(stopCtx)
+			cancel()
+		}
+	}
+	start := func(n int) (*devcluster.Cluster, error) {
+		cfg := devcluster.DefaultConfig()
+		cfg.Shards, cfg.Routers, cfg.Version = n, 1, version
+		c, err := devcluster.Start(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		clusters = append(clusters, c)
+		return c, nil
+	}
+	one, err := start(1)
 	if err != nil {
 		return nil, nil, err
 	}
-	targets := []bench.Target{{Name: "direct", Addr: srv.Addr, RedisAddrs: []string{srv.Addr}}}
-	return srv.Stop, targets, nil
+	shard := one.ShardAddrs()[0]
+	targets := []bench.Target{
+		{Name: "direct", Addr: shard, RedisAddrs: []string{shard}},
+		{Name: "router", Addr: one.RESPAddrs()[0], RedisAddrs: []string{shard}},
+	}
+	if shards > 0 {
+		many, err := start(shards)
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		targets = append(targets, bench.Target{
+			Name: fmt.Sprintf("router-%dshards", shards), Addr: many.RESPAddrs()[0], RedisAddrs: many.ShardAddrs(),
+		})
+	}
+	return cleanup, targets, nil
 }
