@@ -6,23 +6,25 @@ import "fmt"
 func completeCases() []testCase {
 	return []testCase{
 		{"complete/validation_errors", func(h *H) {
-			h.put(0, "q", "j")
-			h.popOne(1, "q", "w", "j")
-			h.noEffect(2, []string{"q", "j", "w", "q2"}, func() {
+			qs := h.queuesOr("q", "q2")
+			q, q2 := qs[0], qs[1]
+			h.put(0, q, "j")
+			h.popOne(1, q, "w", "j")
+			h.noEffect(2, []string{q, "j", "w", q2}, func() {
 				h.do(2, "complete").err("Job(): no jid provided")
 				h.do(2, "complete", "j").err(`Complete(): Arg "worker" missing`)
 				h.do(2, "complete", "j", "w").err(`Complete(): Arg "queue" missing`)
-				h.do(2, "complete", "j", "w", "q").errRE(decodeNilRE)
-				jsonArgErrors(h, 2, "complete", []any{"j", "w", "q", "{}"}, 3)
-				h.do(2, "complete", "j", "w", "q", "false").err(`Complete(): Arg "data" missing or not JSON: false`)
-				h.do(2, "complete", "j", "w", "q", noData, "next", "q2", "delay", "x").err("assertion failed!")
-				h.do(2, "complete", "j", "w", "q", noData, "next", "q2", "depends", "false").err(`Complete(): Arg "depends" not JSON: false`)
-				h.do(2, "complete", "j", "w", "q", noData, "next", "q2", "depends", "[").anyErr()
-				h.do(2, "complete", "j", "w", "q", noData, "delay", 10).err(`Complete(): "delay" cannot be used without a "next".`)
-				h.do(2, "complete", "j", "w", "q", noData, "depends", `["a"]`).err(`Complete(): "depends" cannot be used without a "next".`)
-				h.do(2, "complete", "nope", "w", "q", noData).err("Complete(): Job nope does not exist")
-				h.do(2, "complete", "j", "w2", "q", noData).err("Complete(): Job j has been handed out to another worker: w")
-				h.do(2, "complete", "j", "w", "q2", noData).err("Complete(): Job j running in another queue: q")
+				h.do(2, "complete", "j", "w", q).errRE(decodeNilRE)
+				jsonArgErrors(h, 2, "complete", []any{"j", "w", q, "{}"}, 3)
+				h.do(2, "complete", "j", "w", q, "false").err(`Complete(): Arg "data" missing or not JSON: false`)
+				h.do(2, "complete", "j", "w", q, noData, "next", q2, "delay", "x").err("assertion failed!")
+				h.do(2, "complete", "j", "w", q, noData, "next", q2, "depends", "false").err(`Complete(): Arg "depends" not JSON: false`)
+				h.do(2, "complete", "j", "w", q, noData, "next", q2, "depends", "[").anyErr()
+				h.do(2, "complete", "j", "w", q, noData, "delay", 10).err(`Complete(): "delay" cannot be used without a "next".`)
+				h.do(2, "complete", "j", "w", q, noData, "depends", `["a"]`).err(`Complete(): "depends" cannot be used without a "next".`)
+				h.do(2, "complete", "nope", "w", q, noData).err("Complete(): Job nope does not exist")
+				h.do(2, "complete", "j", "w2", q, noData).err("Complete(): Job j has been handed out to another worker: w")
+				h.do(2, "complete", "j", "w", q2, noData).err("Complete(): Job j running in another queue: " + q)
 			})
 		}},
 		{"complete/full_json", func(h *H) {
@@ -83,95 +85,111 @@ func completeCases() []testCase {
 			h.do(3, "complete", "j", "w", "q", noData).err("Complete(): Job j is not currently running: stalled")
 		}},
 		{"complete/advance_to_next_queue", func(h *H) {
-			h.put(0, "q", "j", "retries", 2)
-			h.popOne(1, "q", "w", "j")
-			h.do(2, "retry", "j", "q", "w").is(1)
-			h.popOne(3, "q", "w", "j")
-			h.do(4, "complete", "j", "w", "q", `{"step":2}`, "next", "q2").is("waiting")
+			qs := h.queuesOr("q", "q2")
+			q, q2 := qs[0], qs[1]
+			h.put(0, q, "j", "retries", 2)
+			h.popOne(1, q, "w", "j")
+			h.do(2, "retry", "j", q, "w").is(1)
+			h.popOne(3, q, "w", "j")
+			h.do(4, "complete", "j", "w", q, `{"step":2}`, "next", q2).is("waiting")
 			h.jobHas(4, "j", obj{
-				"state": "waiting", "queue": "q2", "worker": "", "expires": 0, "remaining": 2,
+				"state": "waiting", "queue": q2, "worker": "", "expires": 0, "remaining": 2,
 				"failure": obj{}, "data": `{"step":2}`,
 				"history": arr{
-					hist(0, "put", "q", "q"), hist(1, "popped", "worker", "w"),
-					hist(3, "popped", "worker", "w"), hist(4, "done"), hist(4, "put", "q", "q2"),
+					hist(0, "put", "q", q), hist(1, "popped", "worker", "w"),
+					hist(3, "popped", "worker", "w"), hist(4, "done"), hist(4, "put", "q", q2),
 				},
 			})
 			h.do(4, "jobs", "complete").is([]string{})
-			h.do(4, "length", "q").is(0)
-			h.do(4, "length", "q2").is(1)
+			h.do(4, "length", q).is(0)
+			h.do(4, "length", q2).is(1)
 			h.do(4, "queues").jsonIs(arr{
-				obj{"name": "q", "waiting": 0, "running": 0, "stalled": 0, "scheduled": 0, "depends": 0, "recurring": 0, "paused": false},
-				obj{"name": "q2", "waiting": 1, "running": 0, "stalled": 0, "scheduled": 0, "depends": 0, "recurring": 0, "paused": false},
+				obj{"name": q, "waiting": 0, "running": 0, "stalled": 0, "scheduled": 0, "depends": 0, "recurring": 0, "paused": false},
+				obj{"name": q2, "waiting": 1, "running": 0, "stalled": 0, "scheduled": 0, "depends": 0, "recurring": 0, "paused": false},
 			})
-			h.popOne(5, "q2", "w", "j")
-			h.complete(6, "j", "w", "q2")
+			h.popOne(5, q2, "w", "j")
+			h.complete(6, "j", "w", q2)
 		}},
 		{"complete/advance_clears_failure", func(h *H) {
-			h.put(0, "q", "j")
-			h.popOne(1, "q", "w", "j")
+			qs := h.queuesOr("q", "q2")
+			q, q2 := qs[0], qs[1]
+			h.put(0, q, "j")
+			h.popOne(1, q, "w", "j")
 			h.fail(2, "j", "w", "g", "m")
-			h.put(3, "q", "j")
-			h.popOne(4, "q", "w", "j")
-			h.do(5, "complete", "j", "w", "q", noData, "next", "q2").is("waiting")
+			h.put(3, q, "j")
+			h.popOne(4, q, "w", "j")
+			h.do(5, "complete", "j", "w", q, noData, "next", q2).is("waiting")
 			h.jobHas(5, "j", obj{"failure": obj{}})
 		}},
 		{"complete/advance_with_delay", func(h *H) {
-			h.put(0, "q", "j")
-			h.popOne(1, "q", "w", "j")
-			h.do(2, "complete", "j", "w", "q", noData, "next", "q2", "delay", 10).is("scheduled")
+			qs := h.queuesOr("q", "q2")
+			q, q2 := qs[0], qs[1]
+			h.put(0, q, "j")
+			h.popOne(1, q, "w", "j")
+			h.do(2, "complete", "j", "w", q, noData, "next", q2, "delay", 10).is("scheduled")
 			// Spec 4.1 and 16.7: the state field says waiting while the job
 			// sits in the scheduled set.
 			h.wantState(2, "waiting", "j")
-			h.do(2, "jobs", "scheduled", "q2").is([]string{"j"})
-			h.do(2, "length", "q2").is(1)
-			h.same(h.pop(5, "q2", "w", 5), []string{}, "pop before the delay")
-			h.same(h.pop(12, "q2", "w", 5), []string{"j"}, "pop after the delay")
+			h.do(2, "jobs", "scheduled", q2).is([]string{"j"})
+			h.do(2, "length", q2).is(1)
+			h.same(h.pop(5, q2, "w", 5), []string{}, "pop before the delay")
+			h.same(h.pop(12, q2, "w", 5), []string{"j"}, "pop after the delay")
 		}},
 		{"complete/advance_with_unmet_depends", func(h *H) {
-			h.put(0, "q", "dep")
-			h.put(0, "q", "j")
-			h.popOne(1, "q", "w", "j")
-			h.do(2, "complete", "j", "w", "q", noData, "next", "q2", "depends", []string{"dep", "missing"}).is("depends")
-			h.jobHas(2, "j", obj{"state": "depends", "queue": "q2", "dependencies": []string{"dep"}})
+			qs := h.queuesOr("q", "q2")
+			q, q2 := qs[0], qs[1]
+			h.put(0, q, "dep")
+			h.put(0, q, "j")
+			h.popOne(1, q, "w", "j")
+			h.do(2, "complete", "j", "w", q, noData, "next", q2, "depends", []string{"dep", "missing"}).is("depends")
+			h.jobHas(2, "j", obj{"state": "depends", "queue": q2, "dependencies": []string{"dep"}})
 			h.jobHas(2, "dep", obj{"dependents": []string{"j"}})
-			h.do(2, "jobs", "depends", "q2").is([]string{"j"})
-			h.popOne(3, "q", "w", "dep")
-			h.complete(4, "dep", "w", "q")
+			h.do(2, "jobs", "depends", q2).is([]string{"j"})
+			h.popOne(3, q, "w", "dep")
+			h.complete(4, "dep", "w", q)
 			h.wantState(4, "waiting", "j")
-			h.popOne(5, "q2", "w", "j")
+			h.popOne(5, q2, "w", "j")
 		}},
 		{"complete/advance_with_delay_and_unmet_depends", func(h *H) {
-			h.put(0, "q", "dep")
-			h.put(0, "q", "j")
-			h.popOne(1, "q", "w", "j")
-			h.do(2, "complete", "j", "w", "q", noData, "next", "q2", "delay", 50, "depends", []string{"dep"}).is("depends")
+			qs := h.queuesOr("q", "q2")
+			q, q2 := qs[0], qs[1]
+			h.put(0, q, "dep")
+			h.put(0, q, "j")
+			h.popOne(1, q, "w", "j")
+			h.do(2, "complete", "j", "w", q, noData, "next", q2, "delay", 50, "depends", []string{"dep"}).is("depends")
 			h.wantState(2, "depends", "j")
-			h.popOne(3, "q", "w", "dep")
-			h.complete(4, "dep", "w", "q")
+			h.popOne(3, q, "w", "dep")
+			h.complete(4, "dep", "w", q)
 			// The hidden scheduled time (2 + 50) is used once the dependency is met.
 			h.wantState(4, "scheduled", "j")
-			h.do(4, "jobs", "scheduled", "q2").is([]string{"j"})
-			h.same(h.pop(51, "q2", "w", 5), []string{}, "pop before the delay")
-			h.same(h.pop(52, "q2", "w", 5), []string{"j"}, "pop at the delay")
+			h.do(4, "jobs", "scheduled", q2).is([]string{"j"})
+			h.same(h.pop(51, q2, "w", 5), []string{}, "pop before the delay")
+			h.same(h.pop(52, q2, "w", 5), []string{"j"}, "pop at the delay")
 		}},
 		{"complete/advance_with_delay_and_met_depends_ignores_delay", func(h *H) {
-			h.put(0, "q", "j")
-			h.popOne(1, "q", "w", "j")
-			h.do(2, "complete", "j", "w", "q", noData, "next", "q2", "delay", 50, "depends", []string{"missing"}).is("waiting")
+			qs := h.queuesOr("q", "q2")
+			q, q2 := qs[0], qs[1]
+			h.put(0, q, "j")
+			h.popOne(1, q, "w", "j")
+			h.do(2, "complete", "j", "w", q, noData, "next", q2, "delay", 50, "depends", []string{"missing"}).is("waiting")
 			h.wantState(2, "waiting", "j")
-			h.same(h.pop(3, "q2", "w", 5), []string{"j"}, "pop right away")
+			h.same(h.pop(3, q2, "w", 5), []string{"j"}, "pop right away")
 		}},
 		{"complete/advance_with_empty_depends_and_zero_delay", func(h *H) {
 			// What the Ruby client sends for complete with next.
-			h.put(0, "q", "j")
-			h.popOne(1, "q", "w", "j")
-			h.do(2, "complete", "j", "w", "q", noData, "next", "q2", "delay", 0, "depends", "[]").is("waiting")
+			qs := h.queuesOr("q", "q2")
+			q, q2 := qs[0], qs[1]
+			h.put(0, q, "j")
+			h.popOne(1, q, "w", "j")
+			h.do(2, "complete", "j", "w", q, noData, "next", q2, "delay", 0, "depends", "[]").is("waiting")
 		}},
 		{"complete/repeated_option_last_wins", func(h *H) {
-			h.put(0, "q", "j")
-			h.popOne(1, "q", "w", "j")
-			h.do(2, "complete", "j", "w", "q", noData, "next", "q2", "next", "q3").is("waiting")
-			h.jobHas(2, "j", obj{"queue": "q3"})
+			qs := h.queuesOr("q", "q2", "q3")
+			q, q2, q3 := qs[0], qs[1], qs[2]
+			h.put(0, q, "j")
+			h.popOne(1, q, "w", "j")
+			h.do(2, "complete", "j", "w", q, noData, "next", q2, "next", q3).is("waiting")
+			h.jobHas(2, "j", obj{"queue": q3})
 		}},
 		{"complete/during_grace_period", func(h *H) {
 			h.put(0, "q", "j")
@@ -193,11 +211,15 @@ func completeCases() []testCase {
 
 // Spec 4.7: completed-job retention.
 func retentionCases() []testCase {
+	completeIn := func(h *H, now int, q, jid string) {
+		h.t.Helper()
+		h.put(now, q, jid)
+		h.popOne(now, q, "w", jid)
+		h.complete(now, jid, "w", q)
+	}
 	completeAt := func(h *H, now int, jid string) {
 		h.t.Helper()
-		h.put(now, "q", jid)
-		h.popOne(now, "q", "w", jid)
-		h.complete(now, jid, "w", "q")
+		completeIn(h, now, "q", jid)
 	}
 	return []testCase{
 		{"retention/by_count", func(h *H) {
@@ -240,11 +262,13 @@ func retentionCases() []testCase {
 			h.do(2, "jobs", "complete").is([]string{})
 		}},
 		{"retention/runs_only_on_plain_complete", func(h *H) {
+			qs := h.queuesOr("q", "q2")
+			q, q2 := qs[0], qs[1]
 			h.do(0, "config.set", "jobs-history-count", 1).isNil()
-			completeAt(h, 0, "a")
-			h.put(1, "q", "b")
-			h.popOne(1, "q", "w", "b")
-			h.do(2, "complete", "b", "w", "q", noData, "next", "q2").is("waiting")
+			completeIn(h, 0, q, "a")
+			h.put(1, q, "b")
+			h.popOne(1, q, "w", "b")
+			h.do(2, "complete", "b", "w", q, noData, "next", q2).is("waiting")
 			h.do(2, "jobs", "complete").is([]string{"a"})
 			h.wantState(2, "complete", "a")
 			h.wantState(2, "waiting", "b")
@@ -269,11 +293,10 @@ func retentionCases() []testCase {
 			h.do(1, "track").jsonIs(`{"jobs":{},"expired":["a"]}`)
 		}},
 		{"retention/is_global_across_queues", func(h *H) {
+			qs := h.queuesOr("q", "other")
 			h.do(0, "config.set", "jobs-history-count", 1).isNil()
-			completeAt(h, 0, "a")
-			h.put(1, "other", "b")
-			h.popOne(1, "other", "w", "b")
-			h.complete(1, "b", "w", "other")
+			completeIn(h, 0, qs[0], "a")
+			completeIn(h, 1, qs[1], "b")
 			h.do(1, "get", "a").isNil()
 			h.do(1, "jobs", "complete").is([]string{"b"})
 		}},

@@ -107,13 +107,15 @@ func dependsCases() []testCase {
 			h.wantState(5, "waiting", "b")
 		}},
 		{"depends/complete_with_next_does_not_unlock", func(h *H) {
-			h.put(0, "q", "a")
-			h.put(0, "q", "b", "depends", []string{"a"})
-			h.popOne(1, "q", "w", "a")
-			h.do(2, "complete", "a", "w", "q", noData, "next", "q2").is("waiting")
+			qs := h.queuesOr("q", "q2")
+			q, q2 := qs[0], qs[1]
+			h.put(0, q, "a")
+			h.put(0, q, "b", "depends", []string{"a"})
+			h.popOne(1, q, "w", "a")
+			h.do(2, "complete", "a", "w", q, noData, "next", q2).is("waiting")
 			h.wantState(2, "depends", "b")
 			h.jobHas(2, "a", obj{"dependents": []string{"b"}})
-			finish(h, 3, "q2", "a")
+			finish(h, 3, q2, "a")
 			h.wantState(3, "waiting", "b")
 		}},
 		{"depends/fail_timeout_retry_keep_edges", func(h *H) {

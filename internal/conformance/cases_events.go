@@ -131,17 +131,19 @@ func eventCases() []testCase {
 			)
 		}},
 		{"events/advance", func(h *H) {
-			h.put(0, "q", "a")
-			h.put(1, "q", "b")
+			qs := h.queuesOr("q", "q2")
+			q, q2 := qs[0], qs[1]
+			h.put(0, q, "a")
+			h.put(1, q, "b")
 			track(h, 1, "a")
-			h.same(h.pop(2, "q", "w", 2), []string{"a", "b"}, "pop")
+			h.same(h.pop(2, q, "w", 2), []string{"a", "b"}, "pop")
 			h.wantEvents(func() {
-				h.do(3, "complete", "a", "w", "q", noData, "next", "q2").is("waiting")
-				h.do(3, "complete", "b", "w", "q", noData, "next", "q2", "delay", 10).is("scheduled")
+				h.do(3, "complete", "a", "w", q, noData, "next", q2).is("waiting")
+				h.do(3, "complete", "b", "w", q, noData, "next", q2, "delay", 10).is("scheduled")
 			},
 				ev("ql:completed", "a"),
-				ev("ql:log", advancedMsg("a", "q2", "q")),
-				ev("ql:log", advancedMsg("b", "q2", "q")),
+				ev("ql:log", advancedMsg("a", q2, q)),
+				ev("ql:log", advancedMsg("b", q2, q)),
 			)
 		}},
 		{"events/fail", func(h *H) {

@@ -157,11 +157,13 @@ func popPeekCases() []testCase {
 			h.do(100, "jobs", "stalled", "q").is([]string{"a"})
 		}},
 		{"pause/several_queues_and_arity", func(h *H) {
-			h.do(0, "pause", "a", "b").isNil()
-			h.do(0, "queues", "a").jsonIs(obj{"name": "a", "waiting": 0, "running": 0, "stalled": 0, "scheduled": 0, "depends": 0, "recurring": 0, "paused": true})
-			h.do(0, "queues", "b").jsonIs(obj{"name": "b", "waiting": 0, "running": 0, "stalled": 0, "scheduled": 0, "depends": 0, "recurring": 0, "paused": true})
-			h.do(0, "unpause", "a", "b").isNil()
-			h.do(0, "queues", "b").jsonIs(obj{"name": "b", "waiting": 0, "running": 0, "stalled": 0, "scheduled": 0, "depends": 0, "recurring": 0, "paused": false})
+			qs := h.queuesOr("a", "b")
+			a, b := qs[0], qs[1]
+			h.do(0, "pause", a, b).isNil()
+			h.do(0, "queues", a).jsonIs(obj{"name": a, "waiting": 0, "running": 0, "stalled": 0, "scheduled": 0, "depends": 0, "recurring": 0, "paused": true})
+			h.do(0, "queues", b).jsonIs(obj{"name": b, "waiting": 0, "running": 0, "stalled": 0, "scheduled": 0, "depends": 0, "recurring": 0, "paused": true})
+			h.do(0, "unpause", a, b).isNil()
+			h.do(0, "queues", b).jsonIs(obj{"name": b, "waiting": 0, "running": 0, "stalled": 0, "scheduled": 0, "depends": 0, "recurring": 0, "paused": false})
 			h.do(0, "pause").errContains("Wrong number of args calling Redis command from script")
 			h.do(0, "unpause").errContains("Wrong number of args calling Redis command from script")
 		}},

@@ -161,14 +161,16 @@ func queuesCases() []testCase {
 			h.do(200, "length", "q").is(3) // an expired lock still counts
 		}},
 		{"queue_forget/unlists_only", func(h *H) {
-			h.put(0, "q", "j")
-			h.do(1, "queue.forget", "q").isNil()
+			qs := h.queuesOr("q", "other")
+			q, other := qs[0], qs[1]
+			h.put(0, q, "j")
+			h.do(1, "queue.forget", q).isNil()
 			h.do(1, "queues").text("{}")
-			h.do(1, "queues", "q").jsonIs(queueObj("q", 1, 0, 0, 0, 0, 0, false))
+			h.do(1, "queues", q).jsonIs(queueObj(q, 1, 0, 0, 0, 0, 0, false))
 			h.wantState(1, "waiting", "j")
-			h.put(2, "q", "k")
-			h.do(2, "queues").jsonIs(arr{queueObj("q", 2, 0, 0, 0, 0, 0, false)})
-			h.do(2, "queue.forget", "q", "other").isNil()
+			h.put(2, q, "k")
+			h.do(2, "queues").jsonIs(arr{queueObj(q, 2, 0, 0, 0, 0, 0, false)})
+			h.do(2, "queue.forget", q, other).isNil()
 			h.do(2, "queue.forget").errContains("Wrong number of args calling Redis command from script")
 		}},
 	}

@@ -125,14 +125,16 @@ func statsCases() []testCase {
 			h.do(90, "stats", "q", 90).jsonIs(statsObj(0, 0, 0, statBlock(1, 30, 0, map[int]int{30: 1}), noStats()))
 		}},
 		{"stats/run_recorded_on_complete_with_next", func(h *H) {
-			h.put(0, "q", "j")
-			h.popOne(0, "q", "w", "j")
-			h.do(7, "complete", "j", "w", "q", noData, "next", "q2").is("waiting")
-			h.do(7, "stats", "q", 7).jsonIs(statsObj(0, 0, 0, statBlock(1, 0, 0, map[int]int{0: 1}), statBlock(1, 7, 0, map[int]int{7: 1})))
-			h.do(7, "stats", "q2", 7).jsonIs(statsObj(0, 0, 0, noStats(), noStats()))
+			qs := h.queuesOr("q", "q2")
+			q, q2 := qs[0], qs[1]
+			h.put(0, q, "j")
+			h.popOne(0, q, "w", "j")
+			h.do(7, "complete", "j", "w", q, noData, "next", q2).is("waiting")
+			h.do(7, "stats", q, 7).jsonIs(statsObj(0, 0, 0, statBlock(1, 0, 0, map[int]int{0: 1}), statBlock(1, 7, 0, map[int]int{7: 1})))
+			h.do(7, "stats", q2, 7).jsonIs(statsObj(0, 0, 0, noStats(), noStats()))
 			// The wait in q2 counts from the completion.
-			h.popOne(10, "q2", "w", "j")
-			h.do(10, "stats", "q2", 10).jsonIs(statsObj(0, 0, 0, statBlock(1, 3, 0, map[int]int{3: 1}), noStats()))
+			h.popOne(10, q2, "w", "j")
+			h.do(10, "stats", q2, 10).jsonIs(statsObj(0, 0, 0, statBlock(1, 3, 0, map[int]int{3: 1}), noStats()))
 		}},
 		{"stats/failures_and_failed", func(h *H) {
 			h.put(0, "q", "a")
