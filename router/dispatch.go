@@ -25,7 +25,11 @@ import (
 // A *core.ScriptError is the script's own answer, to be passed to the
 // client verbatim. A *core.ShardError names a shard that could not answer a
 // command that needed it. A *core.FanOutError names the shards that did not
-// answer a fan-out; the command then fails (its reply is not returned).
+// answer a fan-out: the command has failed; for the listings (queues,
+// workers, failed, jobs complete, tag get/top, track, multiget) the reply
+// returned with it is the merge of the shards that did answer, for a
+// caller that can show a partial answer as such (the RESP front end cannot,
+// and returns the error).
 //
 // With a single shard every command goes to it unchanged.
 func (r *Router) Qless(ctx context.Context, args []string) (core.Reply, error) {
@@ -292,12 +296,12 @@ func (r *Router) multiget(ctx context.Context, args []string) (core.Reply, error
 			found = f
 		}
 	}
+	var err error
 	if found == nil {
 		for _, n := range r.names {
 			groups[n] = jids
 		}
-		var err error
-		if found, err = r.multigetAll(ctx, now, groups); err != nil {
+		if found, err = r.multigetAll(ctx, now, groups); !partialOK(err) {
 			return core.Reply{}, err
 		}
 	}
@@ -316,7 +320,7 @@ func (r *Router) multiget(ctx context.Context, args []string) (core.Reply, error
 	}
 	var w jsonWriter
 	w.rawList(out)
-	return core.StringReply(w.String()), nil
+	return core.StringReply(w.String()), err
 }
 
 // locateJobs finds the shard of every jid of a list with one multiget on

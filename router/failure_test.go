@@ -74,6 +74,12 @@ func TestShardDown(t *testing.T) {
 		}
 		wantShard(strings.Join(args, " "), err)
 	}
+	// A listing returns the merge of the live shards with its error.
+	rep, err := tr.Qless(ctx, []string{"queues", "105"})
+	var fe *core.FanOutError
+	if !errors.As(err, &fe) || !strings.Contains(rep.Str, `"name":"`+live+`"`) || strings.Contains(rep.Str, dead) {
+		t.Errorf("partial queues = %v, %v; want the live queue %s and a fan-out error", rep, err, live)
+	}
 	// multiget of jids the router knows to be on live shards works.
 	if got := jidsOf(t, tr.q(t, "multiget", "105", "live-job", "live-2").Str); len(got) != 2 {
 		t.Errorf("multiget of cached jids = %v", got)

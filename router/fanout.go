@@ -58,6 +58,15 @@ func fanOut[T any](ctx context.Context, r *Router, names []string, fn func(ctx c
 	return out, core.NewFanOutError(errs)
 }
 
+// partialOK reports whether a fan-out's error still leaves a merge worth
+// computing and returning along with it: nil, or a *core.FanOutError (some
+// shards did not answer; the merge then covers the others). A script error
+// is the answer itself.
+func partialOK(err error) bool {
+	var fe *core.FanOutError
+	return err == nil || errors.As(err, &fe)
+}
+
 // both runs f and g concurrently and returns their errors joined.
 func both(f, g func() error) error {
 	ch := make(chan error, 1)
@@ -195,7 +204,7 @@ func (r *Router) queues(ctx context.Context, args []string) (core.Reply, error) 
 		})
 		return out, err
 	})
-	if err != nil {
+	if !partialOK(err) {
 		return core.Reply{}, err
 	}
 	rg := r.ring.Load()
@@ -235,7 +244,7 @@ func (r *Router) queues(ctx context.Context, args []string) (core.Reply, error) 
 	sortScored(order, false)
 	var w jsonWriter
 	if len(order) == 0 {
-		return core.StringReply("{}"), nil
+		return core.StringReply("{}"), err
 	}
 	w.byte('[')
 	for i, it := range order {
@@ -245,7 +254,7 @@ func (r *Router) queues(ctx context.Context, args []string) (core.Reply, error) 
 		writeQueueCounts(&w, merged[it.member])
 	}
 	w.byte(']')
-	return core.StringReply(w.String()), nil
+	return core.StringReply(w.String()), err
 }
 
 func writeQueueCounts(w *jsonWriter, q *core.QueueCounts) {
@@ -311,7 +320,7 @@ func (r *Router) workers(ctx context.Context, args []string) (core.Reply, error)
 		out.scores = scoreMap(items)
 		return out, err
 	})
-	if err != nil {
+	if !partialOK(err) {
 		return core.Reply{}, err
 	}
 	merged := make(map[string]*core.WorkerSummary)
@@ -337,7 +346,7 @@ func (r *Router) workers(ctx context.Context, args []string) (core.Reply, error)
 		}
 	}
 	if len(order) == 0 {
-		return core.StringReply("{}"), nil
+		return core.StringReply("{}"), err
 	}
 	for i := range order {
 		order[i].score = last[order[i].member]
@@ -360,7 +369,7 @@ func (r *Router) workers(ctx context.Context, args []string) (core.Reply, error)
 		w.byte('}')
 	}
 	w.byte(']')
-	return core.StringReply(w.String()), nil
+	return core.StringReply(w.String()), err
 }
 
 // workerJobs: `workers <name>`. The jobs and stalled lists of every shard
@@ -389,7 +398,7 @@ func (r *Router) workerJobs(ctx context.Context, args []string) (core.Reply, err
 		out.scores = scoreMap(items)
 		return out, err
 	})
-	if err != nil {
+	if !partialOK(err) {
 		return core.Reply{}, err
 	}
 	var jobs, stalled []scored
@@ -416,7 +425,7 @@ func (r *Router) workerJobs(ctx context.Context, args []string) (core.Reply, err
 	w.key("stalled", false)
 	w.strList(members(stalled))
 	w.byte('}')
-	return core.StringReply(w.String()), nil
+	return core.StringReply(w.String()), err
 }
 
 // failedGroups: `failed` without a group. The counts of each failure group
@@ -435,7 +444,7 @@ func (r *Router) failedGroups(ctx context.Context, args []string) (core.Reply, e
 		}
 		return m, nil
 	})
-	if err != nil {
+	if !partialOK(err) {
 		return core.Reply{}, err
 	}
 	sum := make(map[string]float64)
@@ -445,7 +454,7 @@ func (r *Router) failedGroups(ctx context.Context, args []string) (core.Reply, e
 		}
 	}
 	if len(sum) == 0 {
-		return core.StringReply("{}"), nil
+		return core.StringReply("{}"), err
 	}
 	groups := make([]string, 0, len(sum))
 	for g := range sum {
@@ -459,7 +468,7 @@ func (r *Router) failedGroups(ctx context.Context, args []string) (core.Reply, e
 		w.num(sum[g])
 	}
 	w.byte('}')
-	return core.StringReply(w.String()), nil
+	return core.StringReply(w.String()), err
 }
 
 // allItems is the count used to read a whole list or set through the
@@ -580,7 +589,7 @@ func (r *Router) failedPage(ctx context.Context, args []string) (core.Reply, err
 		n = stop + 1
 	}
 	lists, total, err := r.failedLists(ctx, now, group, n)
-	if err != nil {
+	if !partialOK(err) {
 		return core.Reply{}, err
 	}
 	// With start and stop both >= 0, merged holds at least the first
@@ -594,7 +603,7 @@ func (r *Router) failedPage(ctx context.Context, args []string) (core.Reply, err
 	w.key("jobs", false)
 	w.strList(merged[lo:hi])
 	w.byte('}')
-	return core.StringReply(w.String()), nil
+	return core.StringReply(w.String()), err
 }
 
 // jobsComplete: `jobs complete [offset [count]]`, one Redis's ZREVRANGE
@@ -616,7 +625,7 @@ func (r *Router) jobsComplete(ctx context.Context, args []string) (core.Reply, e
 	res, err := fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) ([]scored, error) {
 		return zrangeScores(ctx, s, "ql:completed", 0, fetch, true)
 	})
-	if err != nil {
+	if !partialOK(err) {
 		return core.Reply{}, err
 	}
 	var all []scored
@@ -625,7 +634,7 @@ func (r *Router) jobsComplete(ctx context.Context, args []string) (core.Reply, e
 	}
 	sortScored(all, true)
 	lo, hi := rankRange(len(all), start, stop)
-	return core.ArrayReply(members(all[lo:hi])), nil
+	return core.ArrayReply(members(all[lo:hi])), err
 }
 
 // tagGet: `tag get <tag> [offset [count]]`. total adds the shards' ZCARD
@@ -664,7 +673,7 @@ func (r *Router) tagGet(ctx context.Context, args []string) (core.Reply, error) 
 		})
 		return out, err
 	})
-	if err != nil {
+	if !partialOK(err) {
 		return core.Reply{}, err
 	}
 	var all []scored
@@ -682,7 +691,7 @@ func (r *Router) tagGet(ctx context.Context, args []string) (core.Reply, error) 
 	w.key("jobs", false)
 	w.strList(members(all[lo:hi]))
 	w.byte('}')
-	return core.StringReply(w.String()), nil
+	return core.StringReply(w.String()), err
 }
 
 // tagTop: `tag top [offset [count]]`. The usage counters of ql:tags add up
@@ -698,7 +707,7 @@ func (r *Router) tagTop(ctx context.Context, args []string) (core.Reply, error) 
 	res, err := fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) ([]scored, error) {
 		return zrangeScores(ctx, s, "ql:tags", 0, -1, false)
 	})
-	if err != nil {
+	if !partialOK(err) {
 		return core.Reply{}, err
 	}
 	sum := make(map[string]float64)
@@ -717,7 +726,7 @@ func (r *Router) tagTop(ctx context.Context, args []string) (core.Reply, error) 
 	lo, hi := limitRange(len(top), offset, count)
 	var w jsonWriter
 	w.strList(members(top[lo:hi]))
-	return core.StringReply(w.String()), nil
+	return core.StringReply(w.String()), err
 }
 
 // tracked: `track` without arguments. Each shard lists the jobs of its
@@ -760,7 +769,7 @@ func (r *Router) tracked(ctx context.Context, args []string) (core.Reply, error)
 		})
 		return out, err
 	})
-	if err != nil {
+	if !partialOK(err) {
 		return core.Reply{}, err
 	}
 	type jobAt struct {
@@ -818,7 +827,7 @@ func (r *Router) tracked(ctx context.Context, args []string) (core.Reply, error)
 	w.key("expired", false)
 	w.strList(members(expOrder))
 	w.byte('}')
-	return core.StringReply(w.String()), nil
+	return core.StringReply(w.String()), err
 }
 
 // stats: `stats <queue> <date>`. The queue's owner answers; the other
