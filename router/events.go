@@ -276,6 +276,9 @@ func (h *hub) accept(m inMsg) {
 	}
 	f := h.fences[e.id]
 	if f == nil {
+		// Wait only for the shards this router hears (another router may
+		// list a shard this one does not have during a change of shard set).
+		e.shards = slices.DeleteFunc(e.shards, func(n string) bool { _, ok := h.r.shards[n]; return !ok })
 		f = &fence{env: e, arrived: make(map[string]bool), deadline: h.r.clock.Now().Add(h.r.cfg.PublishTimeout)}
 		h.fences[e.id] = f
 	}
