@@ -3,7 +3,11 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/qless-router/qless-router/core"
@@ -529,4 +533,150 @@ func (r *Router) Read(ctx context.Context, args []string) (core.Reply, error) {
 		}
 	}
 	return core.Reply{}, fmt.Errorf("router: %q is not served: only ZCARD ql:q:<queue>-<work|locks|scheduled|depends|recur> and ZSCORE ql:q:<queue>-recur <jid> are", strings.Join(args, " "))
+}
+
+// stats: `stats <queue> <date>`. The queue's owner answers; the other
+// shards are asked too, because a queue's statistics of a day stay on the
+// shard that owned it that day (DESIGN section 2). When more than one shard
+// has statistics for that queue and day they are merged: counters and
+// histograms add (core.MergeStats); count, mean and variance combine with
+// the parallel formula from each shard's exact accumulators (total, mean and
+// vk of ql:s:<wait|run>:<day>:<queue>, read raw, since the replies carry
+// them rounded to 14 digits). The owner must answer; a shard other than the
+// owner that does not answer is left out (and logged), so that a shard that
+// is down fails only the statistics of its own queues.
+func (r *Router) stats(ctx context.Context, args []string, queue string) (core.Reply, error) {
+	owner := r.ring.Load().Locate(queue)
+	res, err := fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (core.Reply, error) {
+		return s.CallArgs(ctx, args...)
+	})
+	var se *core.ScriptError
+	if errors.As(err, &se) {
+		return core.Reply{}, se
+	}
+	ownerReply, ok := res[owner]
+	if !ok {
+		var fe *core.FanOutError
+		if errors.As(err, &fe) {
+			for _, e := range fe.Errs {
+				if e.Shard == owner {
+					return core.Reply{}, e
+				}
+			}
+		}
+		return core.Reply{}, &core.ShardError{Shard: owner, Err: core.ErrShardDown}
+	}
+	if err != nil {
+		r.log.Warn("stats: shards did not answer; their statistics are left out", "queue", queue, "err", err)
+	}
+	var parts []core.Stats
+	var holders []string
+	for _, n := range r.names {
+		rep, ok := res[n]
+		if !ok || rep.Type != core.ReplyString {
+			continue
+		}
+		var st core.Stats
+		if err := json.Unmarshal([]byte(rep.Str), &st); err != nil {
+			return core.Reply{}, &core.ShardError{Shard: n, Err: fmt.Errorf("stats: %w", err)}
+		}
+		if statsEmpty(st) {
+			continue
+		}
+		parts = append(parts, st)
+		holders = append(holders, n)
+	}
+	switch len(parts) {
+	case 0:
+		return ownerReply, nil
+	case 1:
+		return res[holders[0]], nil
+	}
+	merged := core.MergeStats(parts...)
+	if len(args) > 3 {
+		if date, ok := luaNumber(args[3]); ok {
+			suffix := string(appendJSONNumber(nil, date-luaMod(date, 86400))) + ":" + queue
+			if err := r.exactSummaries(ctx, holders, suffix, &merged); err != nil {
+				r.log.Warn("stats: exact accumulators unavailable; merged from the rounded replies", "queue", queue, "err", err)
+			}
+		}
+	}
+	return core.StringReply(encodeStats(merged)), nil
+}
+
+// exactSummaries recomputes the means and standard deviations of merged
+// from the shards' raw accumulators (HMGET total mean vk).
+func (r *Router) exactSummaries(ctx context.Context, holders []string, suffix string, merged *core.Stats) error {
+	kinds := []string{"wait", "run"}
+	res, err := fanOut(ctx, r, holders, func(ctx context.Context, s Shard) ([]accumulator, error) {
+		out := make([]accumulator, len(kinds))
+		for i, k := range kinds {
+			rep, err := s.Do(ctx, "HMGET", "ql:s:"+k+":"+suffix, "total", "mean", "vk")
+			if err != nil {
+				return nil, err
+			}
+			if len(rep.Array) != 3 || rep.Array[0] == "" {
+				continue
+			}
+			var f [3]float64
+			for j, v := range rep.Array {
+				if f[j], err = strconv.ParseFloat(v, 64); err != nil && v != "" {
+					return nil, fmt.Errorf("HMGET ql:s:%s:%s: %w", k, suffix, err)
+				}
+			}
+			out[i] = accumulator{n: f[0], mean: f[1], m2: f[2]}
+		}
+		return out, nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, sum := range []*core.StatsSummary{&merged.Wait, &merged.Run} {
+		var acc accumulator
+		for _, n := range holders {
+			acc = acc.add(res[n][i])
+		}
+		if int64(acc.n) != sum.Count {
+			return fmt.Errorf("%s: accumulators count %v, replies %d (changed meanwhile)", kinds[i], acc.n, sum.Count)
+		}
+		if acc.n <= 0 {
+			continue
+		}
+		sum.Mean, sum.Std = acc.mean, 0
+		if acc.n > 1 && acc.m2 > 0 {
+			sum.Std = math.Sqrt(acc.m2 / (acc.n - 1))
+		}
+	}
+	return nil
+}
+
+// broadcastConfig: config.set and config.unset write the replicated
+// configuration to every shard. The first healthy shard runs the script
+// (which validates the arguments and publishes the one config_set or
+// config_unset event one Redis would publish); the others then get the same
+// change as a raw HSET/HDEL of ql:config, so that subscribers see the event
+// once. A shard that does not answer is named in the error; the change
+// stands on the others.
+func (r *Router) broadcastConfig(ctx context.Context, args []string) (core.Reply, error) {
+	first := r.anyShard()
+	rep, err := first.CallArgs(ctx, args...)
+	if err != nil {
+		return rep, err
+	}
+	var raw []string
+	switch args[0] {
+	case "config.set":
+		raw = []string{"HSET", "ql:config", args[2], args[3]}
+	case "config.unset":
+		raw = []string{"HDEL", "ql:config", args[2]}
+	default:
+		return rep, nil
+	}
+	others := slices.DeleteFunc(slices.Clone(r.names), func(n string) bool { return n == first.Name() })
+	if _, err := fanOut(ctx, r, others, func(ctx context.Context, s Shard) (core.Reply, error) {
+		return s.Do(ctx, raw...)
+	}); err != nil {
+		return core.Reply{}, err
+	}
+	return rep, nil
 }

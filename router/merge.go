@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/qless-router/qless-router/core"
 )
 
 // This file holds the pure parts of fan-out merges: the JSON encoder that
@@ -359,4 +361,100 @@ func kway[T any](lists [][]T, less func(a, b T) bool) []T {
 		pos[best]++
 	}
 	return out
+}
+
+func writeQueueCounts(w *jsonWriter, q *core.QueueCounts) {
+	w.byte('{')
+	w.key("name", true)
+	w.str(q.Name)
+	w.key("waiting", false)
+	w.int(q.Waiting)
+	w.key("stalled", false)
+	w.int(q.Stalled)
+	w.key("running", false)
+	w.int(q.Running)
+	w.key("scheduled", false)
+	w.int(q.Scheduled)
+	w.key("depends", false)
+	w.int(q.Depends)
+	w.key("recurring", false)
+	w.int(q.Recurring)
+	w.key("paused", false)
+	if q.Paused {
+		w.raw("true")
+	} else {
+		w.raw("false")
+	}
+	w.byte('}')
+}
+
+// failedEntry is one jid of a failure group with its failure time.
+type failedEntry struct {
+	jid  string
+	when float64
+}
+
+// luaMod is Lua's a % b for numbers: a - floor(a/b)*b.
+func luaMod(a, b float64) float64 { return a - math.Floor(a/b)*b }
+
+// accumulator is the exact state of one wait or run summary on one shard.
+type accumulator struct {
+	n, mean, m2 float64
+}
+
+// add combines b into a with the parallel formula of Chan et al.
+func (a accumulator) add(b accumulator) accumulator {
+	switch {
+	case b.n <= 0:
+		return a
+	case a.n <= 0:
+		return b
+	}
+	n := a.n + b.n
+	d := b.mean - a.mean
+	return accumulator{n: n, mean: a.mean + d*b.n/n, m2: a.m2 + b.m2 + d*d*a.n*b.n/n}
+}
+
+func statsEmpty(s core.Stats) bool {
+	return s.Retries == 0 && s.Failed == 0 && s.Failures == 0 && s.Wait.Count == 0 && s.Run.Count == 0
+}
+
+// encodeStats writes a stats reply (spec 9).
+func encodeStats(s core.Stats) string {
+	var w jsonWriter
+	summary := func(k string, first bool, x core.StatsSummary) {
+		w.key(k, first)
+		w.byte('{')
+		w.key("count", true)
+		w.int(x.Count)
+		w.key("mean", false)
+		w.num(x.Mean)
+		w.key("std", false)
+		w.num(x.Std)
+		w.key("histogram", false)
+		w.byte('[')
+		for i := 0; i < core.HistogramSize; i++ {
+			if i > 0 {
+				w.byte(',')
+			}
+			var v int64
+			if i < len(x.Histogram) {
+				v = x.Histogram[i]
+			}
+			w.int(v)
+		}
+		w.byte(']')
+		w.byte('}')
+	}
+	w.byte('{')
+	w.key("retries", true)
+	w.int(s.Retries)
+	w.key("failed", false)
+	w.int(s.Failed)
+	w.key("failures", false)
+	w.int(s.Failures)
+	summary("wait", false, s.Wait)
+	summary("run", false, s.Run)
+	w.byte('}')
+	return w.String()
 }
