@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/qless-router/qless-router/core"
+	"github.com/qless-router/qless-router/internal/redistest"
 )
 
 // jidsOf returns the jids of a JSON list of jobs.
@@ -337,4 +339,54 @@ func TestUnknownAndMalformedCommands(t *testing.T) {
 			t.Errorf("Qless(%q) = %v, want a script error containing %q", tc.args, err, tc.want)
 		}
 	}
+}
+
+// BenchmarkRouter measures a router over three shards against one shard
+// asked directly: a by-job command on a cached jid (one round trip) and the
+// `queues` fan-out.
+func BenchmarkRouter(b *testing.B) {
+	rs := make([]testRedis, 3)
+	for i := range rs {
+		rs[i] = testRedis{name: string(rune('a' + i)), srv: redistest.Start(b)}
+	}
+	tr := startRouter(b, "rb", rs, nil)
+	direct := tr.shards["a"].Shard
+	q := "bench-q"
+	ctx := context.Background()
+	for i := 0; i < 30; i++ {
+		if _, err := tr.Qless(ctx, []string{"put", "100", "w", fmt.Sprint(q, i%3), fmt.Sprint("bj", i), "K", "{}", "0"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := direct.CallArgs(ctx, "put", "100", "w", "dq", "dj", "K", "{}", "0"); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("get/direct", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := direct.CallArgs(ctx, "get", "101", "dj"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("get/router-cached", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := tr.Qless(ctx, []string{"get", "101", "bj1"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("queues/direct", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := direct.CallArgs(ctx, "queues", "101"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("queues/router-3-shards", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := tr.Qless(ctx, []string{"queues", "101"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

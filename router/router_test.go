@@ -97,7 +97,7 @@ func startRedises(t *testing.T, n int) []testRedis {
 
 // startShardClient connects a started shard client to a Redis; Cleanup
 // stops it.
-func startShardClient(t *testing.T, name, addr string) *shard.Shard {
+func startShardClient(t testing.TB, name, addr string) *shard.Shard {
 	t.Helper()
 	cfg := shard.DefaultLocalConfig()
 	cfg.Name, cfg.URL = name, "redis://"+addr
@@ -129,7 +129,7 @@ func (tr *testRouter) resetCounts() {
 
 // startRouter starts a router named name over the given Redis servers,
 // with fresh shard clients; tweak may change the Config.
-func startRouter(t *testing.T, name string, redises []testRedis, tweak func(*Config)) *testRouter {
+func startRouter(t testing.TB, name string, redises []testRedis, tweak func(*Config)) *testRouter {
 	t.Helper()
 	tr := &testRouter{shards: make(map[string]*countingShard)}
 	var shards []Shard
