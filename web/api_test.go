@@ -315,7 +315,9 @@ func TestAPIErrors(t *testing.T) {
 			setup:  func(f *fakeBackend) { f.on("cancel j1", fail(scriptErr)) },
 			status: 400, wantErr: "Cancel(): j1 is a dependency of j9 but is not mentioned to be canceled", calls: []string{"cancel j1"}},
 		{name: "script error on read", method: "GET", target: "/api/tags/x?offset=0",
-			setup:  func(f *fakeBackend) { f.on("tag get x 0 25", fail(&core.ScriptError{Text: "ERR boom", Message: `Tag(): Arg "offset" not a number: x`})) },
+			setup: func(f *fakeBackend) {
+				f.on("tag get x 0 25", fail(&core.ScriptError{Text: "ERR boom", Message: `Tag(): Arg "offset" not a number: x`}))
+			},
 			status: 400, wantErr: `Tag(): Arg "offset" not a number: x`, calls: []string{"tag get x 0 25"}},
 		{name: "fan-out error", method: "GET", target: "/api/workers",
 			setup:  func(f *fakeBackend) { f.on("workers", fail(fanErr)) },
