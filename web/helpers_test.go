@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/qless-router/qless-router/core"
 	"github.com/qless-router/qless-router/web"
 )
@@ -268,3 +270,6 @@ func standardFake() *fakeBackend {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// cmpCalls diffs qless calls, treating nil and empty alike.
+func cmpCalls(want, got []string) string { return cmp.Diff(want, got, cmpEmpty) }
