@@ -37,6 +37,9 @@ import (
 //
 // With a single shard every command goes to it unchanged.
 func (r *Router) Qless(ctx context.Context, args []string) (core.Reply, error) {
+	if err := r.refusal(); err != nil {
+		return core.Reply{}, err
+	}
 	if s := r.single(); s != nil {
 		return s.CallArgs(ctx, args...)
 	}
@@ -523,6 +526,9 @@ func parseQueueKey(key string) (queue, kind string, ok bool) {
 // ql:q:<queue>-recur <jid>`. args[0] is the command name (any case). Other
 // commands and keys are refused with an error that says what is served.
 func (r *Router) Read(ctx context.Context, args []string) (core.Reply, error) {
+	if err := r.refusal(); err != nil {
+		return core.Reply{}, err
+	}
 	if len(args) >= 2 {
 		queue, kind, ok := parseQueueKey(args[1])
 		switch cmd := upper(args[0]); {

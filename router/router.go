@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qless-router/qless-router/core"
@@ -208,7 +209,8 @@ type Router struct {
 
 	jids   *jidCache
 	events *hub
-	member *Membership // nil without Config.Membership
+	member *Membership           // nil without Config.Membership
+	refuse atomic.Pointer[error] // non-nil: why routing is refused (agreement.go)
 
 	mu       sync.Mutex
 	started  bool               // guarded by mu
@@ -371,6 +373,11 @@ func (r *Router) Start(ctx context.Context) error {
 			_ = r.Stop(context.Background())
 			return fmt.Errorf("router: start: %w", err)
 		}
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.watchAgreement(subCtx)
+		}()
 	}
 	r.log.Info("router started", "ring", r.ring.Load().String())
 	return nil
