@@ -273,3 +273,9 @@ func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) 
 
 // cmpCalls diffs qless calls, treating nil and empty alike.
 func cmpCalls(want, got []string) string { return cmp.Diff(want, got, cmpEmpty) }
+
+// cmpJSON diffs two JSON texts by value.
+func cmpJSON(t *testing.T, want, got string) string {
+	t.Helper()
+	return cmp.Diff(decode(t, want), decode(t, got))
+}
