@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 
@@ -35,9 +36,12 @@ type Node struct {
 	stopErr  error
 }
 
-// Start builds and starts a node: the RESP front end first (so its bound
-// address can be advertised in the membership metadata), then the router,
-// which connects the shards and joins the cluster.
+// Start builds and starts a node. When the RESP address has a fixed port,
+// the router starts first and the RESP front end only then, so that a
+// client (or a load balancer's health check) never reaches a router that
+// cannot serve yet. With port 0 (tests, dev) the front end must listen first
+// so that its bound address can be advertised in the membership metadata;
+// until the router is up its commands then fail with "router is starting".
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	logger := cfg.Logger
 	if logger == nil {
@@ -49,14 +53,18 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if err := rs.Start(ctx); err != nil {
-		return nil, fmt.Errorf("node: RESP front end: %w", err)
-	}
 	n.RESP = rs
+	advertised, fixed := fixedAddr(cfg.RESP.Addr, cfg.Router.Membership)
+	if !fixed {
+		if err := rs.Start(ctx); err != nil {
+			return nil, fmt.Errorf("node: RESP front end: %w", err)
+		}
+		advertised = rs.Addr()
+	}
 	rc := cfg.Router
 	if rc.Membership != nil {
 		mc := *rc.Membership
-		mc.RESPAddr = rs.Addr()
+		mc.RESPAddr = advertised
 		rc.Membership = &mc
 	}
 	r, err := router.New(rc)
@@ -68,9 +76,33 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		_ = rs.Stop(context.Background())
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	b.setRouter(r)
 	n.Router = r
+	b.setRouter(r)
+	if fixed {
+		if err := rs.Start(ctx); err != nil {
+			_ = r.Stop(context.Background())
+			return nil, fmt.Errorf("node: RESP front end: %w", err)
+		}
+	}
 	return n, nil
+}
+
+// fixedAddr reports whether addr names a fixed port, and the address to
+// advertise for it: a missing or unspecified host is replaced by the
+// membership's bind (or advertise) host, which other routers can reach.
+func fixedAddr(addr string, mc *router.MembershipConfig) (string, bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "0" || port == "" {
+		return "", false
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if mc != nil && mc.AdvertiseAddr != "" {
+			host = mc.AdvertiseAddr
+		} else if mc != nil {
+			host = mc.BindAddr
+		}
+	}
+	return net.JoinHostPort(host, port), true
 }
 
 // Stop stops the front ends first, then the router (membership leave, shard

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qless-router/qless-router/internal/redisproc"
+	"github.com/qless-router/qless-router/internal/redistest"
+	"github.com/qless-router/qless-router/lua"
+	"github.com/redis/rueidis"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestServe runs `qless-router serve` in front of two shards, uses it as a
+// qless client would, and shuts it down gracefully.
+func TestServe(t *testing.T) {
+	a, b := redistest.Start(t), redistest.Start(t)
+	respAddr, gossipAddr := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve",
+			"--shard", "a=redis://" + a.Addr, "--shard", "b=redis://" + b.Addr, "--weight", "b=2",
+			"--resp-addr", respAddr, "--gossip-addr", gossipAddr, "--node-name", "serve-test", "--log-level", "error",
+		}, &bytes.Buffer{}, &stderr)
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for redisproc.Ping(ctx, respAddr) != nil {
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v (%s)", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not answer PING on %s", respAddr)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a listener
+	}
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{respAddr}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	script := rueidis.NewLuaScript(lua.Script())
+	now := fmt.Sprint(time.Now().Unix())
+	for i := range 10 {
+		q, jid := fmt.Sprintf("queue-%d", i), fmt.Sprintf("job-%d", i)
+		got, err := script.Exec(ctx, c, nil, []string{"put", now, "w", q, jid, "K", "{}", "0"}).ToString()
+		if err != nil || got != jid {
+			t.Fatalf("put %s = %q, %v", jid, got, err)
+		}
+	}
+	queues, err := script.Exec(ctx, c, nil, []string{"queues", now}).ToString()
+	if err != nil || strings.Count(queues, `"name"`) != 10 {
+		t.Fatalf("queues = %s, %v; want 10 queues over both shards", queues, err)
+	}
+	var out bytes.Buffer
+	if err := run(ctx, []string{"cluster", "status", "--addr", respAddr}, &out, &stderr); err != nil || !strings.Contains(out.String(), "serve-test") {
+		t.Fatalf("cluster status = %q, %v", out.String(), err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v after cancel", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop after cancel")
+	}
+}
+
+func TestParseShards(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		specs, weights []string
+		wantErr        string
+	}{
+		{specs: nil, wantErr: "at least one --shard"},
+		{specs: []string{"a"}, wantErr: "want NAME=URL"},
+		{specs: []string{"a=redis://x", "a=redis://y"}, wantErr: "given twice"},
+		{specs: []string{"bad name=redis://x"}, wantErr: "bad name"},
+		{specs: []string{"a=redis://x"}, weights: []string{"a=0"}, wantErr: "positive integer"},
+		{specs: []string{"a=redis://x"}, weights: []string{"b=2"}, wantErr: "no --shard of that name"},
+		{specs: []string{"a=redis://x", "b=redis://y"}, weights: []string{"b=3"}},
+	} {
+		got, err := parseShards(tc.specs, tc.weights)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("parseShards(%q, %q) error = %v, want %q", tc.specs, tc.weights, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || len(got) != 2 || got[1].Weight != 3 || got[0].Weight != 0 {
+			t.Errorf("parseShards(%q, %q) = %+v, %v", tc.specs, tc.weights, got, err)
+		}
+	}
+	if _, _, err := splitHostPort("0.0.0.0:7946"); err == nil {
+		t.Error("splitHostPort(0.0.0.0:7946) accepted an unreachable advertise address")
+	}
+}
