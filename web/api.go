@@ -9,6 +9,10 @@ import (
 	"strings"
 )
 
+// maxBody bounds the body of an API request (the actions take a few
+// form fields).
+const maxBody = 64 << 10
+
 // apiFunc serves one API route: it returns the value to encode as the JSON
 // reply, or an error that classify maps to a status.
 type apiFunc func(r *http.Request) (any, error)
@@ -19,6 +23,9 @@ func (s *Server) api(fn apiFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 		defer cancel()
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
 		v, err := fn(r.WithContext(ctx))
 		if err != nil {
 			f := classify(err)
@@ -162,7 +169,6 @@ func (s *Server) apiPriority(r *http.Request) (any, error) {
 // priorityArg reads the priority of a priority request: a JSON body
 // {"priority": n}, else the form or query field priority.
 func priorityArg(r *http.Request) (string, error) {
-	r.Body = http.MaxBytesReader(nil, r.Body, 1<<16)
 	var v string
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/json" {
 		var body struct {

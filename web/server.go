@@ -184,7 +184,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /tracked", s.page(s.pageTracked))
 	mux.HandleFunc("GET /config", s.page(s.pageConfig))
 
-	return s.instrument(s.authenticate(apiFallback(mux)))
+	// Browsers' cross-site POSTs are refused (Sec-Fetch-Site and Origin
+	// checks), so that a page elsewhere cannot drive the actions of a
+	// dashboard user; clients that send neither header (curl, scripts) pass.
+	cop := http.NewCrossOriginProtection()
+	return s.instrument(mux, cop.Handler(s.authenticate(apiFallback(mux))))
 }
 
 // apiFallback answers an /api request that matches no route (404) or no
@@ -317,7 +321,9 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 }
 
 // instrument counts requests by route pattern and status, and logs them.
-func (s *Server) instrument(next http.Handler) http.Handler {
+// A request refused before the mux ran (authentication) is counted under
+// the pattern it would have matched.
+func (s *Server) instrument(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
@@ -326,6 +332,9 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 			rec.status = http.StatusOK
 		}
 		route := r.Pattern
+		if route == "" {
+			_, route = mux.Handler(r)
+		}
 		if route == "" {
 			route = "unmatched"
 		}

@@ -91,6 +91,12 @@ func TestAuth(t *testing.T) {
 			}
 		}
 	}
+	// Refused requests count under the route they would have matched.
+	m := parseMetrics(t, readBody(t, do(t, h, "GET", "/metrics", "", "Authorization", "Bearer "+token)))
+	if got := m[`qless_http_requests_total{route="GET /api/queues",code="401"}`]; got != 5 {
+		t.Errorf("401s of GET /api/queues counted %v, want 5", got)
+	}
+
 	// ?token= on a dashboard page sets the cookie the dashboard's links use.
 	resp := do(t, h, "GET", "/?token="+token, "")
 	var cookie *http.Cookie
@@ -161,6 +167,7 @@ func TestMetrics(t *testing.T) {
 	do(t, h, "GET", "/api/jobs/missing", "")
 	do(t, h, "GET", "/jobs/j1", "")
 	do(t, h, "GET", "/nope", "")
+	do(t, h, "DELETE", "/api/queues", "")
 	resp := do(t, h, "GET", "/metrics", "")
 	body := readBody(t, resp)
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
@@ -172,6 +179,7 @@ func TestMetrics(t *testing.T) {
 		`qless_http_requests_total{route="GET /api/jobs/{jid}",code="404"}`: 1,
 		`qless_http_requests_total{route="GET /jobs/{jid}",code="200"}`:     1,
 		`qless_http_requests_total{route="unmatched",code="404"}`:           1,
+		`qless_http_requests_total{route="unmatched",code="405"}`:           1,
 		`qless_queue_jobs{queue="q1",state="waiting"}`:                      3,
 		`qless_queue_jobs{queue="q1",state="running"}`:                      2,
 		`qless_queue_jobs{queue="q1",state="stalled"}`:                      1,
@@ -298,5 +306,26 @@ func TestServerLifecycle(t *testing.T) {
 	if err := s2.Start(ctx); err == nil {
 		_ = s2.Stop(ctx)
 		t.Errorf("Start on %s, which is in use, = nil", ln.Addr())
+	}
+}
+
+func TestCrossOriginPostRefused(t *testing.T) {
+	t.Parallel()
+	f := standardFake()
+	s := newTestServer(t, f, nil)
+	resp := do(t, s.Handler(), "POST", "/api/queues/q1/pause", "", "Sec-Fetch-Site", "cross-site")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site POST = %d, want 403", resp.StatusCode)
+	}
+	if calls := f.takeCalls(); len(calls) != 0 {
+		t.Errorf("cross-site POST made qless calls %q", calls)
+	}
+	resp = do(t, s.Handler(), "POST", "/api/queues/q1/pause", "", "Sec-Fetch-Site", "same-origin")
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("same-origin POST = %d, want 200", resp.StatusCode)
+	}
+	resp = do(t, s.Handler(), "GET", "/api/queues", "", "Sec-Fetch-Site", "cross-site")
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("cross-site GET = %d, want 200", resp.StatusCode)
 	}
 }
