@@ -52,7 +52,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// page reads ?offset= and ?limit= (defaults 0 and Config.PageSize).
+// pageOf reads ?offset= and ?limit= (defaults 0 and Config.PageSize).
 func (s *Server) pageOf(r *http.Request) (pageArgs, error) {
 	pg := pageArgs{Limit: s.cfg.PageSize}
 	q := r.URL.Query()

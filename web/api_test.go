@@ -336,6 +336,7 @@ func TestAPIErrors(t *testing.T) {
 		{name: "bad state", method: "GET", target: "/api/queues/q1?state=bogus", status: 400, wantErr: `state "bogus"`},
 		{name: "bad limit", method: "GET", target: "/api/failed/g?limit=0", status: 400, wantErr: "limit"},
 		{name: "huge limit", method: "GET", target: "/api/failed/g?limit=100000", status: 400, wantErr: "limit"},
+		{name: "waiting too deep", method: "GET", target: "/api/queues/q1?state=waiting&offset=4990&limit=20", status: 400, wantErr: "peek"},
 		{name: "bad offset", method: "GET", target: "/api/tags/top?offset=-1", status: 400, wantErr: "offset"},
 		{name: "no locate queue", method: "GET", target: "/api/locate", status: 400, wantErr: "queue is missing"},
 		{name: "bad priority", method: "POST", target: "/api/jobs/j1/priority", body: "priority=high", status: 400, wantErr: "not a number"},

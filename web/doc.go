@@ -20,14 +20,16 @@
 //	GET  /api/queues                      [counts + "shard"] (qless queues)
 //	GET  /api/queues/{q}?state=&offset=&limit=
 //	                                      counts, today's stats, jobs per state
-//	                                      (waiting|running|stalled|scheduled|depends|recurring)
+//	                                      (waiting|running|stalled|scheduled|depends|recurring;
+//	                                      waiting is qless peek, which has no offset and, as in
+//	                                      every qless dashboard, spawns due recurring jobs)
 //	GET  /api/jobs/{jid}                  {"kind":"job","job":{...}} or {"kind":"recurring","recurring":{...}}
 //	GET  /api/completed?offset=&limit=    recently completed jobs
 //	GET  /api/failed                      failure groups and their sizes
 //	GET  /api/failed/{group}?offset=&limit=
 //	GET  /api/workers                     workers with job and stalled counts
 //	GET  /api/workers/{name}              a worker's jobs and stalled jobs
-//	GET  /api/tags/top?offset=&limit=
+//	GET  /api/tags/top?offset=&limit=     (so a tag named "top" has no API page)
 //	GET  /api/tags/{tag}?offset=&limit=
 //	GET  /api/tracked                     tracked jobs and expired jids
 //	GET  /api/config                      qless config.get

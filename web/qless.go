@@ -259,6 +259,9 @@ func (s *Server) queuePage(ctx context.Context, name string, states []string, pg
 		if !validState(st) {
 			return nil, badRequest("state %q is not one of %v", st, queueStates)
 		}
+		if n := 10 * s.cfg.MaxPageSize; st == "waiting" && pg.Offset+pg.Limit > n {
+			return nil, badRequest("waiting jobs are listed with peek, which has no offset: offset+limit must be at most %d", n)
+		}
 	}
 	p := &queuePage{Name: name, Shard: s.owner(name), Day: s.nowDay(), Jobs: make(map[string]stateJobs)}
 	if _, err := s.callJSON(ctx, &p.Counts, "queues", name); err != nil {
