@@ -512,3 +512,10 @@ func shardErr(s Shard, err error) error {
 
 // upper returns an ASCII upper-case copy of s.
 func upper(s string) string { return strings.ToUpper(s) }
+
+// ShardHealthy reports whether the named shard answered its last health
+// check; false for a name that is not a shard of this router.
+func (r *Router) ShardHealthy(name string) bool {
+	s, ok := r.shards[name]
+	return ok && s.Healthy()
+}

@@ -16,6 +16,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	shards := fs.Int("shards", def.Shards, "number of local redis-server shards")
 	routers := fs.Int("routers", def.Routers, "number of routers")
 	respPort := fs.Int("resp-port", 6380, "RESP port of the first router; the others follow (0: free ports)")
+	httpPort := fs.Int("http-port", 8080, "dashboard/API port of the first router; the others follow (0: free ports)")
 	password := fs.String("requirepass", "", "password the routers require (AUTH)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	fs.Usage = func() {
@@ -30,7 +31,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	cfg := def
-	cfg.Shards, cfg.Routers, cfg.RESPPort, cfg.Password, cfg.Logger, cfg.Version = *shards, *routers, *respPort, *password, logger, version
+	cfg.Shards, cfg.Routers, cfg.RESPPort, cfg.HTTPPort = *shards, *routers, *respPort, *httpPort
+	cfg.Password, cfg.Logger, cfg.Version = *password, logger, version
 	c, err := devcluster.Start(ctx, cfg)
 	if err != nil {
 		return err
@@ -47,7 +49,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "  shard   %-8s redis://%s\n", c.ShardNames[i], addr)
 	}
 	for i, n := range c.Nodes {
-		fmt.Fprintf(stdout, "  router  %-8s redis://%s   (gossip %s)\n", fmt.Sprintf("router-%d", i+1), n.RESP.Addr(), n.Router.Membership().LocalAddr())
+		fmt.Fprintf(stdout, "  router  %-8s redis://%s   dashboard http://%s/   (gossip %s)\n",
+			fmt.Sprintf("router-%d", i+1), n.RESP.Addr(), n.Web.Addr(), n.Router.Membership().LocalAddr())
 	}
 	fmt.Fprintf(stdout, "\nPoint any qless client at a router, e.g. redis://%s\n", c.RESPAddrs()[0])
 	fmt.Fprintf(stdout, "Try: redis-cli -p %s EVALSHA \"$(bin/qless-router script --sha)\" 0 queues %d\n", portOf(c.RESPAddrs()[0]), time.Now().Unix())

@@ -16,6 +16,7 @@ import (
 	"github.com/qless-router/qless-router/ring"
 	"github.com/qless-router/qless-router/router"
 	"github.com/qless-router/qless-router/router/resp"
+	"github.com/qless-router/qless-router/web"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -25,6 +26,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	weights := fs.StringArray("weight", nil, "a shard's ring weight as NAME=W (repeatable; default 1)")
 	epoch := fs.Uint64("epoch", 1, "ring epoch of this shard set; every router must use the same shards and epoch")
 	respAddr := fs.String("resp-addr", ":6380", "address of the RESP (Redis protocol) front end")
+	httpAddr := fs.String("http-addr", ":8080", "address of the dashboard, JSON API and /metrics (empty: off)")
+	httpToken := fs.String("http-token", "", "bearer token the dashboard and API require (empty: open)")
 	gossipAddr := fs.String("gossip-addr", "127.0.0.1:7946", "host:port memberlist binds to (an explicit address: 0.0.0.0 advertises an unreachable one)")
 	advertise := fs.String("advertise-addr", "", "host:port other routers reach this one's gossip at (default: --gossip-addr)")
 	joins := fs.StringArray("join", nil, "gossip address of another router to join (repeatable)")
@@ -66,11 +69,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	pc := resp.DefaultConfig()
 	pc.Addr, pc.Password, pc.AdminPassword, pc.Script, pc.Version, pc.Logger = *respAddr, *password, *adminPassword, lua.Script(), version, logger
 
-	n, err := node.Start(ctx, node.Config{Router: rc, RESP: pc, Logger: logger})
+	nc := node.Config{Router: rc, RESP: pc, Logger: logger}
+	if *httpAddr != "" {
+		wc := web.DefaultConfig()
+		wc.Addr, wc.Token, wc.Logger = *httpAddr, *httpToken, logger
+		nc.Web = &wc
+	}
+	n, err := node.Start(ctx, nc)
 	if err != nil {
 		return err
 	}
-	logger.Info("serving", "resp", n.RESP.Addr(), "gossip", n.Router.Membership().LocalAddr(), "ring", n.Router.Ring().String())
+	httpBound := ""
+	if n.Web != nil {
+		httpBound = n.Web.Addr().String()
+	}
+	logger.Info("serving", "resp", n.RESP.Addr(), "http", httpBound, "gossip", n.Router.Membership().LocalAddr(), "ring", n.Router.Ring().String())
 	<-ctx.Done()
 	logger.Info("shutting down")
 	stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

@@ -37,7 +37,7 @@ func TestServe(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"serve",
 			"--shard", "a=redis://" + a.Addr, "--shard", "b=redis://" + b.Addr, "--weight", "b=2",
-			"--resp-addr", respAddr, "--gossip-addr", gossipAddr, "--node-name", "serve-test", "--log-level", "error",
+			"--resp-addr", respAddr, "--http-addr", "127.0.0.1:0", "--gossip-addr", gossipAddr, "--node-name", "serve-test", "--log-level", "error",
 		}, &bytes.Buffer{}, &stderr)
 	}()
 	deadline := time.Now().Add(15 * time.Second)

@@ -2,9 +2,15 @@ package devcluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/qless-router/qless-router/internal/conformance"
 	"github.com/qless-router/qless-router/lua"
@@ -66,4 +72,128 @@ func TestConformanceThroughRouters(t *testing.T) {
 		Script: lua.Script(),
 		Queues: queuesOn(t, c, func(int) string { return c.ShardNames[2] }),
 	})
+}
+
+// qlessConn is a minimal qless client over rueidis for the cluster tests.
+type qlessConn struct {
+	t *testing.T
+	c rueidis.Client
+}
+
+func dialQless(t *testing.T, addr string) *qlessConn {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true, DisableRetry: true})
+	if err != nil {
+		t.Fatalf("connect %s: %v", addr, err)
+	}
+	t.Cleanup(c.Close)
+	return &qlessConn{t: t, c: c}
+}
+
+func (q *qlessConn) do(args ...string) (rueidis.RedisMessage, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return q.c.Do(ctx, q.c.B().Evalsha().Sha1(lua.SHA()).Numkeys(0).Arg(args...).Build()).ToMessage()
+}
+
+func (q *qlessConn) must(args ...string) rueidis.RedisMessage {
+	q.t.Helper()
+	m, err := q.do(args...)
+	if err != nil {
+		q.t.Fatalf("%q: %v", args, err)
+	}
+	return m
+}
+
+func httpJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, body)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: decode: %v", url, err)
+	}
+}
+
+// TestClusterMembershipAndRouterLeaving: every router reports the same
+// cluster over RESP and HTTP; when one router leaves, the others report it
+// gone and keep serving.
+func TestClusterMembershipAndRouterLeaving(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 3, 3)
+	var cl struct {
+		Router  string `json:"router"`
+		Routers []struct {
+			Name, RESP, HTTP string
+		} `json:"routers"`
+		Shards []struct {
+			Name    string `json:"name"`
+			Healthy bool   `json:"healthy"`
+		} `json:"shards"`
+	}
+	httpJSON(t, "http://"+c.HTTPAddrs()[1]+"/api/cluster", &cl)
+	if cl.Router != "router-2" || len(cl.Routers) != 3 || len(cl.Shards) != 3 {
+		t.Fatalf("/api/cluster = %+v, want router-2 seeing 3 routers and 3 shards", cl)
+	}
+	for i, r := range cl.Routers {
+		if r.Name != fmt.Sprintf("router-%d", i+1) || r.RESP != c.RESPAddrs()[i] || r.HTTP != c.HTTPAddrs()[i] {
+			t.Errorf("/api/cluster router %d = %+v, want router-%d at %s and %s", i, r, i+1, c.RESPAddrs()[i], c.HTTPAddrs()[i])
+		}
+	}
+	for _, s := range cl.Shards {
+		if !s.Healthy {
+			t.Errorf("shard %s reported unhealthy", s.Name)
+		}
+	}
+
+	q := dialQless(t, c.RESPAddrs()[2])
+	q.must("put", "1", "w", "jobs", "j1", "K", "{}", "0")
+	if err := c.StopRouter(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitConverged(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := q.c.Do(context.Background(), q.c.B().Arbitrary("QLESS.ROUTERS").Build()).ToArray()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("QLESS.ROUTERS after router-1 left = %v, %v; want 2 routers", rows, err)
+	}
+	m := q.must("pop", "2", "jobs", "w", "1")
+	got, err := m.ToString()
+	if err != nil || !strings.Contains(got, `"jid":"j1"`) {
+		t.Fatalf("pop through router-3 after router-1 left = %s, %v", got, err)
+	}
+}
+
+// TestShardDown: a shard that is down fails only the commands that need
+// it, with an error naming it; the other shards' queues keep working.
+func TestShardDown(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 3, 1)
+	names := queuesOn(t, c, func(i int) string { return c.ShardNames[i] })(3)
+	q := dialQless(t, c.RESPAddrs()[0])
+	for i, name := range names {
+		q.must("put", "1", "w", name, fmt.Sprintf("j%d", i), "K", "{}", "0")
+	}
+	c.Shards[1].Kill()
+	for _, i := range []int{0, 2} {
+		m := q.must("length", "2", names[i])
+		if n, err := m.AsInt64(); err != nil || n != 1 {
+			t.Errorf("length %s (on %s) with shard-2 down = %d, %v; want 1", names[i], c.ShardNames[i], n, err)
+		}
+	}
+	_, err := q.do("length", "2", names[1])
+	if err == nil || !strings.Contains(err.Error(), "shard-2") {
+		t.Errorf("length of a queue on the dead shard: error %v, want one naming shard-2", err)
+	}
+	_, err = q.do("queues", "2")
+	if err == nil || !strings.Contains(err.Error(), "shard-2") {
+		t.Errorf("queues fan-out with shard-2 down: error %v, want one naming shard-2", err)
+	}
 }

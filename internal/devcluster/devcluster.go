@@ -18,6 +18,7 @@ import (
 	"github.com/qless-router/qless-router/lua"
 	"github.com/qless-router/qless-router/router"
 	"github.com/qless-router/qless-router/router/resp"
+	"github.com/qless-router/qless-router/web"
 )
 
 // Config describes the cluster. Start from DefaultConfig.
@@ -31,6 +32,9 @@ type Config struct {
 	// RESPPort is the RESP port of the first router; the others follow
 	// (RESPPort+1, ...). 0 picks free ports.
 	RESPPort int
+	// HTTPPort is the dashboard/API port of the first router; the others
+	// follow. 0 picks free ports.
+	HTTPPort int
 	// Password, when set, is required by every router (AUTH).
 	Password string
 	// Local selects the short loopback timings of the Default*LocalConfig
@@ -60,6 +64,8 @@ func (c Config) Validate() error {
 		return errors.New("devcluster: Config.Host is empty")
 	case c.RESPPort < 0 || c.RESPPort+c.Routers > 65535:
 		return fmt.Errorf("devcluster: Config.RESPPort = %d is out of range", c.RESPPort)
+	case c.HTTPPort < 0 || c.HTTPPort+c.Routers > 65535:
+		return fmt.Errorf("devcluster: Config.HTTPPort = %d is out of range", c.HTTPPort)
 	case c.ConvergeTimeout <= 0:
 		return errors.New("devcluster: Config.ConvergeTimeout must be > 0")
 	}
@@ -118,9 +124,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 
 func (c *Cluster) startNode(ctx context.Context, i int, shards []router.ShardConfig, seed string) (*node.Node, error) {
 	cfg := c.cfg
-	rc, mc, pc := router.DefaultConfig(), router.DefaultMembershipConfig(), resp.DefaultConfig()
+	rc, mc, pc, wc := router.DefaultConfig(), router.DefaultMembershipConfig(), resp.DefaultConfig(), web.DefaultConfig()
 	if cfg.Local {
-		rc, mc, pc = router.DefaultLocalConfig(), router.DefaultLocalMembershipConfig(), resp.DefaultLocalConfig()
+		rc, mc, pc, wc = router.DefaultLocalConfig(), router.DefaultLocalMembershipConfig(), resp.DefaultLocalConfig(), web.DefaultLocalConfig()
 	}
 	name := "router-" + strconv.Itoa(i+1)
 	rc.Name, rc.Shards, rc.Epoch, rc.Logger = name, shards, 1, cfg.Logger
@@ -135,7 +141,12 @@ func (c *Cluster) startNode(ctx context.Context, i int, shards []router.ShardCon
 	}
 	pc.Addr = net.JoinHostPort(cfg.Host, strconv.Itoa(port))
 	pc.Password, pc.Script, pc.Version, pc.Logger = cfg.Password, lua.Script(), cfg.Version, cfg.Logger
-	n, err := node.Start(ctx, node.Config{Router: rc, RESP: pc, Logger: cfg.Logger})
+	httpPort := 0
+	if cfg.HTTPPort != 0 {
+		httpPort = cfg.HTTPPort + i
+	}
+	wc.Addr, wc.Logger = net.JoinHostPort(cfg.Host, strconv.Itoa(httpPort)), cfg.Logger
+	n, err := node.Start(ctx, node.Config{Router: rc, RESP: pc, Web: &wc, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("devcluster: %s: %w", name, err)
 	}
@@ -174,6 +185,17 @@ func (c *Cluster) RESPAddrs() []string {
 	for _, n := range c.Nodes {
 		if n != nil {
 			out = append(out, n.RESP.Addr())
+		}
+	}
+	return out
+}
+
+// HTTPAddrs lists the dashboard/API addresses of the running routers.
+func (c *Cluster) HTTPAddrs() []string {
+	var out []string
+	for _, n := range c.Nodes {
+		if n != nil && n.Web != nil {
+			out = append(out, n.Web.Addr().String())
 		}
 	}
 	return out

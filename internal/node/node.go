@@ -17,12 +17,16 @@ import (
 
 	"github.com/qless-router/qless-router/router"
 	"github.com/qless-router/qless-router/router/resp"
+	"github.com/qless-router/qless-router/web"
 )
 
 // Config configures one node.
 type Config struct {
 	Router router.Config
 	RESP   resp.Config
+	// Web configures the HTTP side (dashboard, JSON API, metrics); nil
+	// turns it off.
+	Web    *web.Config
 	Logger *slog.Logger
 }
 
@@ -30,6 +34,7 @@ type Config struct {
 type Node struct {
 	Router *router.Router
 	RESP   *resp.Server
+	Web    *web.Server // nil without Config.Web
 
 	log      *slog.Logger
 	stopOnce sync.Once
@@ -54,37 +59,77 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.RESP = rs
-	advertised, fixed := fixedAddr(cfg.RESP.Addr, cfg.Router.Membership)
-	if !fixed {
-		if err := rs.Start(ctx); err != nil {
-			return nil, fmt.Errorf("node: RESP front end: %w", err)
+	var fronts []frontEnd
+	fronts = append(fronts, frontEnd{name: "RESP", addr: cfg.RESP.Addr, start: rs.Start, stop: rs.Stop, bound: rs.Addr})
+	if cfg.Web != nil {
+		ws, err := web.New(*cfg.Web, b)
+		if err != nil {
+			return nil, fmt.Errorf("node: %w", err)
 		}
-		advertised = rs.Addr()
+		n.Web = ws
+		fronts = append(fronts, frontEnd{name: "HTTP", addr: cfg.Web.Addr, start: ws.Start, stop: ws.Stop, bound: func() string { return ws.Addr().String() }})
+	}
+	stopFronts := func() {
+		for _, f := range fronts {
+			_ = f.stop(context.Background())
+		}
+	}
+	// Front ends on port 0 listen first, to learn the address to advertise;
+	// the others start once the router can serve.
+	advertised := make([]string, len(fronts))
+	for i, f := range fronts {
+		addr, fixed := fixedAddr(f.addr, cfg.Router.Membership)
+		if fixed {
+			advertised[i] = addr
+			continue
+		}
+		if err := f.start(ctx); err != nil {
+			stopFronts()
+			return nil, fmt.Errorf("node: %s front end: %w", f.name, err)
+		}
+		advertised[i] = f.bound()
+		fronts[i].started = true
 	}
 	rc := cfg.Router
 	if rc.Membership != nil {
 		mc := *rc.Membership
-		mc.RESPAddr = advertised
+		mc.RESPAddr = advertised[0]
+		if cfg.Web != nil {
+			mc.HTTPAddr = advertised[1]
+		}
 		rc.Membership = &mc
 	}
 	r, err := router.New(rc)
 	if err != nil {
-		_ = rs.Stop(context.Background())
+		stopFronts()
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	if err := r.Start(ctx); err != nil {
-		_ = rs.Stop(context.Background())
+		stopFronts()
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.Router = r
 	b.setRouter(r)
-	if fixed {
-		if err := rs.Start(ctx); err != nil {
+	for _, f := range fronts {
+		if f.started {
+			continue
+		}
+		if err := f.start(ctx); err != nil {
+			stopFronts()
 			_ = r.Stop(context.Background())
-			return nil, fmt.Errorf("node: RESP front end: %w", err)
+			return nil, fmt.Errorf("node: %s front end: %w", f.name, err)
 		}
 	}
 	return n, nil
+}
+
+// frontEnd is a RESP or HTTP server as Start orders them.
+type frontEnd struct {
+	name, addr string
+	start      func(context.Context) error
+	stop       func(context.Context) error
+	bound      func() string
+	started    bool
 }
 
 // fixedAddr reports whether addr names a fixed port, and the address to
@@ -113,6 +158,9 @@ func (n *Node) Stop(ctx context.Context) error {
 		if n.RESP != nil {
 			errs = append(errs, n.RESP.Stop(ctx))
 		}
+		if n.Web != nil {
+			errs = append(errs, n.Web.Stop(ctx))
+		}
 		if n.Router != nil {
 			errs = append(errs, n.Router.Stop(ctx))
 		}
@@ -140,6 +188,7 @@ type pendingEvents struct {
 var (
 	_ resp.Backend = (*backend)(nil)
 	_ resp.Barrier = (*backend)(nil)
+	_ web.Backend  = (*backend)(nil)
 )
 
 var errStarting = errors.New("router is starting")
@@ -249,4 +298,26 @@ func (b *backend) Barrier(ctx context.Context) error {
 		return err
 	}
 	return r.Sync(ctx)
+}
+
+// Cluster describes the cluster for the dashboard and /api/cluster.
+func (b *backend) Cluster(ctx context.Context) (web.Cluster, error) {
+	r, err := b.router()
+	if err != nil {
+		return web.Cluster{}, err
+	}
+	infos, err := r.Routers(ctx)
+	if err != nil {
+		return web.Cluster{}, err
+	}
+	c := web.Cluster{Router: r.Name()}
+	for _, ri := range infos {
+		c.Routers = append(c.Routers, web.RouterInfo{Name: ri.Name, RESPAddr: ri.RESPAddr, HTTPAddr: ri.HTTPAddr})
+	}
+	for _, name := range r.Shards() {
+		c.Shards = append(c.Shards, web.ShardInfo{Name: name, Healthy: r.ShardHealthy(name)})
+	}
+	rg := r.Ring()
+	c.Ring = web.RingInfo{Epoch: rg.Epoch(), Text: rg.String()}
+	return c, nil
 }
