@@ -203,7 +203,12 @@ func (c *Client) run(ctx context.Context, s safety, cmd string, build func(rueid
 		if !ep.acquire() {
 			continue
 		}
-		msg, err := c.try(ctx, ep, s, cmd, build, script)
+		msg, err, stale := c.try(ctx, ep, s, cmd, build, script)
+		if stale && ctx.Err() == nil {
+			// The connection had failed before the call (the server closed
+			// it) and nothing was sent: try once more, on a new connection.
+			msg, err, _ = c.try(ctx, ep, s, cmd, build, script)
+		}
 		ep.release()
 		if err == nil {
 			ep.markUp()
@@ -237,22 +242,24 @@ func (c *Client) run(ctx context.Context, s safety, cmd string, build func(rueid
 }
 
 // try runs the command on one endpoint, loading the script on NOSCRIPT.
-func (c *Client) try(ctx context.Context, ep *endpoint, s safety, cmd string, build func(rueidis.Builder) rueidis.Completed, script bool) (rueidis.RedisMessage, error) {
+// stale reports a connection that had failed before the call, so that
+// nothing was sent and a new connection may do better.
+func (c *Client) try(ctx context.Context, ep *endpoint, s safety, cmd string, build func(rueidis.Builder) rueidis.Completed, script bool) (msg rueidis.RedisMessage, err error, stale bool) {
 	netErr := func(err error, sent bool) error {
 		return &NetError{Addr: ep.addr, Command: cmd, MaybeApplied: sent && s == write, Err: err}
 	}
 	l, err := ep.link(c.opt, c.cfg.Conns)
 	if err != nil {
-		return rueidis.RedisMessage{}, netErr(err, false)
+		return rueidis.RedisMessage{}, netErr(err, false), false
 	}
 	for attempt := 0; ; attempt++ {
 		msg, err, sent := l.do(ctx, build(l.rc.B()))
 		if err == nil || rueidis.IsRedisNil(err) {
-			return msg, nil
+			return msg, nil, false
 		}
 		re, ok := rueidis.IsRedisErr(err)
 		if !ok {
-			return msg, netErr(err, sent)
+			return msg, netErr(err, sent), !sent && !isDialError(err)
 		}
 		if script && re.IsNoScript() && attempt == 0 {
 			// Nothing ran: load the script and send the call again.
@@ -261,17 +268,17 @@ func (c *Client) try(ctx context.Context, ep *endpoint, s safety, cmd string, bu
 				if errors.As(err, &ne) {
 					ne.Addr, ne.Command = ep.addr, cmd
 				}
-				return rueidis.RedisMessage{}, err
+				return rueidis.RedisMessage{}, err, false
 			}
 			continue
 		}
 		text := re.Error()
 		if script {
 			if m, ok := parseScriptError(text); ok {
-				return msg, &Error{Command: cmd, Message: m}
+				return msg, &Error{Command: cmd, Message: m}, false
 			}
 		}
-		return msg, &ServerError{Addr: ep.addr, Command: cmd, Text: text}
+		return msg, &ServerError{Addr: ep.addr, Command: cmd, Text: text}, false
 	}
 }
 

@@ -118,11 +118,11 @@ func (e *endpoint) closeNow() {
 // after a failure), with what the client needs to know whether a failed
 // command was written to a live connection.
 //
-// A command whose connection had already failed when the call began (the
-// server closed it, or rueidis closed it) cannot have been processed: it
-// was either not written at all, or written to a socket the server no
-// longer reads. seq orders those events: every call and every connection
-// failure takes the next number.
+// A command whose connection had failed before the command was written
+// (the server closed it, or rueidis did) cannot have been processed: it was
+// either not written at all, or written to a socket the server no longer
+// reads. seq orders those events: the start of every call and of every
+// write takes the next number.
 type link struct {
 	rc  rueidis.Client
 	seq atomic.Uint64
@@ -174,8 +174,9 @@ func newLink(addr string, base rueidis.ClientOption) (*link, error) {
 func (l *link) close() { l.rc.Close() }
 
 // do runs cmd. sent is false when the command certainly did not reach the
-// server (the connection could not be opened, or had failed before the call
-// began); err is then the connection error.
+// server: the connection could not be opened, or it had failed before
+// anything written after the call began (the server had closed it, or
+// rueidis had); err is then the connection error.
 func (l *link) do(ctx context.Context, cmd rueidis.Completed) (msg rueidis.RedisMessage, err error, sent bool) {
 	start := l.seq.Add(1)
 	c0 := l.cur.Load()
@@ -189,8 +190,8 @@ func (l *link) do(ctx context.Context, cmd rueidis.Completed) (msg rueidis.Redis
 	if isDialError(err) {
 		return msg, err, false
 	}
-	if c0 != nil {
-		if f := c0.failed.Load(); f != 0 && f < start && l.cur.Load() == c0 {
+	if c0 != nil && l.cur.Load() == c0 {
+		if f := c0.failure.Load(); f != nil && f.lastWrite < start {
 			return msg, err, false
 		}
 	}
@@ -198,16 +199,24 @@ func (l *link) do(ctx context.Context, cmd rueidis.Completed) (msg rueidis.Redis
 }
 
 // trackedConn records when its connection failed: a read or write error
-// other than a timeout (the peer closed or reset it), or a local Close.
+// other than a timeout (the peer closed or reset it), or a local Close; and
+// which write was the last to start before that. A write that starts after
+// the failure was seen cannot be processed by the server: it had closed the
+// connection already, or it was closed locally.
 type trackedConn struct {
 	net.Conn
-	l      *link
-	failed atomic.Uint64 // link.seq at the failure; 0 while alive
+	l         *link
+	lastWrite atomic.Uint64              // link.seq at the start of the last Write
+	failure   atomic.Pointer[connFailure] // nil while alive
+}
+
+type connFailure struct {
+	lastWrite uint64 // trackedConn.lastWrite when the failure was seen
 }
 
 func (t *trackedConn) fail() {
-	if t.failed.Load() == 0 {
-		t.failed.CompareAndSwap(0, t.l.seq.Add(1))
+	if t.failure.Load() == nil {
+		t.failure.CompareAndSwap(nil, &connFailure{lastWrite: t.lastWrite.Load()})
 	}
 }
 
@@ -220,6 +229,13 @@ func (t *trackedConn) Read(b []byte) (int, error) {
 }
 
 func (t *trackedConn) Write(b []byte) (int, error) {
+	s := t.l.seq.Add(1)
+	for {
+		old := t.lastWrite.Load()
+		if old >= s || t.lastWrite.CompareAndSwap(old, s) {
+			break
+		}
+	}
 	n, err := t.Conn.Write(b)
 	if err != nil && !isTimeout(err) {
 		t.fail()
