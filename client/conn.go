@@ -206,7 +206,7 @@ func (l *link) do(ctx context.Context, cmd rueidis.Completed) (msg rueidis.Redis
 type trackedConn struct {
 	net.Conn
 	l         *link
-	lastWrite atomic.Uint64              // link.seq at the start of the last Write
+	lastWrite atomic.Uint64               // link.seq at the start of the last Write
 	failure   atomic.Pointer[connFailure] // nil while alive
 }
 
