@@ -43,9 +43,9 @@ type Config struct {
 	Mode Mode
 	// HeartbeatInterval is the time between two heartbeats of a running
 	// job. 0 means a third of the time the job's lock had left when it was
-	// popped or last renewed (the lock length is the server's `heartbeat`
-	// configuration, 60 s by default), and never less than
-	// MinHeartbeatInterval.
+	// popped (the lock length is the server's `heartbeat` or
+	// `<queue>-heartbeat` configuration, 60 s by default), and never less
+	// than MinHeartbeatInterval.
 	HeartbeatInterval time.Duration
 	// MinHeartbeatInterval bounds the computed heartbeat interval from
 	// below. 0 means 50ms.

@@ -33,7 +33,7 @@
 //
 // While a handler runs, the worker heartbeats its job (qless `heartbeat`)
 // every Config.HeartbeatInterval, by default a third of the time the lock
-// had left when it was last renewed. The lock length itself is the server's
+// had left when the job was popped. The lock length itself is the server's
 // `heartbeat` (or `<queue>-heartbeat`) configuration.
 //
 // # Modes

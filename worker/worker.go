@@ -373,6 +373,7 @@ type task struct {
 	hbStopped bool        // guarded by hbMu
 	hbTimer   *time.Timer // guarded by hbMu
 	hbJob     *client.Job // guarded by hbMu; a copy the heartbeats update
+	hbEvery   time.Duration
 	hbWG      sync.WaitGroup
 }
 
@@ -510,8 +511,8 @@ func (w *Worker) settle(t *task, err error) {
 	}
 }
 
-// interval is the wait before the next heartbeat of a lock that has ttl
-// left.
+// interval is the time between heartbeats of a lock that had ttl left when
+// the job was popped.
 func (w *Worker) interval(ttl time.Duration) time.Duration {
 	if w.cfg.HeartbeatInterval > 0 {
 		return w.cfg.HeartbeatInterval
@@ -524,7 +525,10 @@ func (t *task) startHeartbeats() {
 	defer t.hbMu.Unlock()
 	cp := *t.job
 	t.hbJob = &cp
-	t.hbTimer = time.AfterFunc(t.w.interval(cp.TTL()), t.beat)
+	// The lock length is what the pop gave (heartbeat's reply is truncated
+	// to whole seconds, too coarse to measure short locks).
+	t.hbEvery = t.w.interval(cp.TTL())
+	t.hbTimer = time.AfterFunc(t.hbEvery, t.beat)
 }
 
 // beat sends one heartbeat and schedules the next. Beats never overlap: the
@@ -541,14 +545,12 @@ func (t *task) beat() {
 	defer t.hbWG.Done()
 
 	w := t.w
-	next := w.interval(job.TTL())
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), max(next, time.Second))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), max(t.hbEvery, time.Second))
 	exp, err := job.Heartbeat(ctx)
 	cancel()
 	w.stats.heartbeats.Add(1)
 	switch {
 	case err == nil:
-		next = w.interval(exp.Sub(w.c.Now()))
 		t.log.Debug("heartbeat", "expires", exp)
 	case errors.Is(err, client.ErrLockLost):
 		t.log.Warn("heartbeat refused: lock lost", "error", err)
@@ -559,7 +561,7 @@ func (t *task) beat() {
 	}
 	t.hbMu.Lock()
 	if !t.hbStopped {
-		t.hbTimer.Reset(next)
+		t.hbTimer.Reset(t.hbEvery)
 	}
 	t.hbMu.Unlock()
 }
