@@ -314,33 +314,44 @@ func (c *Client) setHome(addr string) {
 // candidates lists the endpoints to try for a call, best first: the live
 // routers (Config.Addrs until they are learned) ranked by rendezvous hash of
 // the worker name, so that clients spread over the routers and each keeps
-// to one; those marked down go last.
+// to one; then the addresses of Config.Addrs that discovery did not list
+// (a load balancer, another name of a router), as a last resort. Endpoints
+// marked down go after the others of their group.
 func (c *Client) candidates() []*endpoint {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	addrs := c.routers
-	if len(addrs) == 0 {
-		addrs = c.seeds
-	}
-	eps := make([]*endpoint, 0, len(addrs))
-	for _, a := range addrs {
-		ep := c.endpoints[a]
-		if ep == nil {
-			ep = &endpoint{addr: a}
-			c.endpoints[a] = ep
-		}
-		eps = append(eps, ep)
-	}
 	now := time.Now()
 	worker := c.cfg.WorkerName
-	sort.SliceStable(eps, func(i, j int) bool {
-		di, dj := eps[i].isDown(now), eps[j].isDown(now)
-		if di != dj {
-			return dj
+	group := func(addrs []string, skip map[string]bool) []*endpoint {
+		eps := make([]*endpoint, 0, len(addrs))
+		for _, a := range addrs {
+			if skip[a] {
+				continue
+			}
+			ep := c.endpoints[a]
+			if ep == nil {
+				ep = &endpoint{addr: a}
+				c.endpoints[a] = ep
+			}
+			eps = append(eps, ep)
 		}
-		return rank(worker, eps[i].addr) > rank(worker, eps[j].addr)
-	})
-	return eps
+		sort.SliceStable(eps, func(i, j int) bool {
+			di, dj := eps[i].isDown(now), eps[j].isDown(now)
+			if di != dj {
+				return dj
+			}
+			return rank(worker, eps[i].addr) > rank(worker, eps[j].addr)
+		})
+		return eps
+	}
+	if len(c.routers) == 0 {
+		return group(c.seeds, nil)
+	}
+	listed := make(map[string]bool, len(c.routers))
+	for _, a := range c.routers {
+		listed[a] = true
+	}
+	return append(group(c.routers, nil), group(c.seeds, listed)...)
 }
 
 // rank is the rendezvous score of a router for a worker.

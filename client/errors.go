@@ -125,6 +125,9 @@ func (e *NetError) Is(target error) bool {
 // scriptErrorRE is the Ruby client's test for a qless error (spec 1.4).
 var scriptErrorRE = regexp.MustCompile(`user_script:\d+:\s*(\w+.+)$`)
 
+// positionRE is a leading `user_script:<n>:` and the spaces after it.
+var positionRE = regexp.MustCompile(`^user_script:\d+:\s*`)
+
 // redis7SuffixRE is Redis 7's ` script: <sha>, on @user_script:<n>.` tail.
 var redis7SuffixRE = regexp.MustCompile(` script: [0-9a-f]{40}, on @user_script:\d+\.$`)
 
@@ -135,6 +138,14 @@ func parseScriptError(text string) (message string, ok bool) {
 	text = strings.TrimSpace(text)
 	if m := scriptErrorRE.FindStringSubmatch(text); m != nil {
 		msg := redis7SuffixRE.ReplaceAllString(m[1], "")
+		// Redis 3 to 6 repeat the position: `@user_script:<n>: user_script:<n>: <msg>`.
+		for {
+			loc := positionRE.FindStringIndex(msg)
+			if loc == nil {
+				break
+			}
+			msg = msg[loc[1]:]
+		}
 		return strings.TrimSpace(msg), true
 	}
 	// Errors Redis raises itself inside a script (e.g. a wrong arity of a

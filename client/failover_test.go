@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -76,12 +75,25 @@ func (p *proxy) accept() {
 		p.mu.Lock()
 		p.conns = append(p.conns, c, s)
 		p.mu.Unlock()
+		var mute atomic.Bool // set: replies are dropped
 		p.wg.Add(2)
 		go func() { // server to client
 			defer p.wg.Done()
-			_, _ = io.Copy(c, s)
-			c.Close()
-			s.Close()
+			defer c.Close()
+			defer s.Close()
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := s.Read(buf)
+				if err != nil {
+					return
+				}
+				if mute.Load() {
+					continue
+				}
+				if _, err := c.Write(buf[:n]); err != nil {
+					return
+				}
+			}
 		}()
 		go func() { // client to server
 			defer p.wg.Done()
@@ -100,6 +112,7 @@ func (p *proxy) accept() {
 						s.Close()
 						return
 					case dropReply:
+						mute.Store(true)
 						_, _ = s.Write(chunk)
 						c.Close() // the server still runs it
 						return

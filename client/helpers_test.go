@@ -19,6 +19,7 @@ import (
 // tests (a Client or Listener not closed, or one that does not stop).
 func TestMain(m *testing.M) {
 	code := m.Run()
+	stopExampleServer()
 	if code == 0 {
 		if left := lingering(10 * time.Second); left != "" {
 			fmt.Fprintf(os.Stderr, "goroutines still running after the tests:\n%s\n", left)

@@ -19,7 +19,10 @@ import (
 //
 // A Job is a snapshot: methods update the fields they change (State after
 // Complete, Expires after Heartbeat, Tags after Tag, ...), nothing else
-// refreshes it. A Job is not safe for concurrent use; its Client is.
+// refreshes it (Refresh fetches it again). A Job is not safe for concurrent
+// use; its Client is. A worker that heartbeats from a goroutine of its own
+// while job code uses the Job heartbeats a copy: lock := *job;
+// lock.Heartbeat(ctx).
 type Job struct {
 	core.Job
 	c *Client
