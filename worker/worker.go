@@ -163,8 +163,9 @@ func (w *Worker) poke() {
 }
 
 // Stop makes Run return now: it stops taking jobs and cancels the running
-// ones with cause ErrStopped (see there). Safe to call before Run and more
-// than once.
+// ones with cause ErrStopped (see there). Jobs that a pop in flight at the
+// stop brings are given back to their queues without running. Safe to
+// call before Run and more than once.
 func (w *Worker) Stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -176,6 +177,7 @@ func (w *Worker) Stop() {
 	for _, t := range w.tasks {
 		t.cancel(ErrStopped)
 	}
+	w.poke()
 }
 
 // Drain makes the worker stop taking jobs and Run return once the running
@@ -260,12 +262,20 @@ func (w *Worker) Run(ctx context.Context) error {
 	ctxDone := context.AfterFunc(ctx, w.Stop)
 	defer ctxDone()
 
-	// fetchCtx ends at Stop: it cancels a pop in flight.
-	fetchCtx, cancelFetch := context.WithCancel(ctx)
+	// fetchCtx ends StopTimeout after a Stop: a pop in flight at the stop
+	// may finish (its jobs are given back at once) unless it hangs.
+	fetchCtx, cancelFetch := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelFetch()
 	go func() {
 		select {
 		case <-w.stopCh:
+		case <-fetchCtx.Done():
+			return
+		}
+		t := time.NewTimer(w.cfg.StopTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
 			cancelFetch()
 		case <-fetchCtx.Done():
 		}
@@ -280,6 +290,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.fetchLoop(fetchCtx, context.WithoutCancel(ctx))
 
 	err := w.wait()
+	cancelFetch()
 	cancelWatch()
 	<-watchDone
 	w.log.Info("worker stopped", "stats", w.Stats())
@@ -331,6 +342,7 @@ func (w *Worker) fetchLoop(ctx, runCtx context.Context) {
 		if paused || free <= 0 {
 			select {
 			case <-w.wake:
+			case <-w.stopCh:
 			case <-ctx.Done():
 			}
 			continue
@@ -355,6 +367,7 @@ func (w *Worker) fetchLoop(ctx, runCtx context.Context) {
 			if !idle.Stop() {
 				<-idle.C
 			}
+		case <-w.stopCh:
 		case <-ctx.Done():
 		}
 	}
@@ -422,6 +435,11 @@ func (w *Worker) lockLost(jid string, cause error) {
 func (t *task) run() {
 	w := t.w
 	defer w.finish(t)
+	if errors.Is(context.Cause(t.ctx), ErrStopped) {
+		// Popped by a pop in flight at the stop: given back unrun.
+		w.settle(t, ErrStopped)
+		return
+	}
 	t.log.Debug("job started")
 	t.startHeartbeats()
 	err := w.execute(t.ctx, t.job)
@@ -480,7 +498,7 @@ func (w *Worker) settle(t *task, err error) {
 		}
 	case errors.Is(cause, ErrStopped) && err != nil:
 		var left int
-		left, serr = job.Retry(ctx, client.WithFailure(Group(job.Klass, err), err.Error()))
+		left, serr = job.Retry(ctx)
 		if serr == nil {
 			w.stats.retried.Add(1)
 			log.Info("job interrupted by the stop; given back to its queue", "error", err,

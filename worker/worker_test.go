@@ -404,3 +404,33 @@ func TestClassMiddlewareAndReserverAcrossQueues(t *testing.T) {
 		t.Errorf("queues in the order run = %s, want a,b,a,b,a,b", got)
 	}
 }
+
+func TestJobsOfAPopInFlightAtStopAreGivenBack(t *testing.T) {
+	t.Parallel()
+	e := newRedisEnv(t, 0)
+	jid := put(t, e.c, "q", "K", nil)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	cfg := localConfig("q")
+	cfg.Reserver = worker.ReserverFunc(func(ctx context.Context, queues []string, n int, pop worker.PopFunc) ([]*client.Job, error) {
+		once.Do(func() { close(entered) })
+		<-release
+		return pop(ctx, queues[0], n)
+	})
+	var ran atomic.Bool
+	r := startWorker(t, newClient(t, "w1", e.addr), cfg, func(w *worker.Worker) {
+		w.Handle("K", func(context.Context, *client.Job) error { ran.Store(true); return nil })
+	})
+	<-entered
+	r.w.Stop()
+	close(release)
+	if err := r.wait(t); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if ran.Load() {
+		t.Errorf("the handler ran a job popped after the stop")
+	}
+	if j := jobOf(t, e.c, jid); j.State != core.StateWaiting || j.Worker != "w1" && j.Worker != "" {
+		t.Errorf("job popped after the stop: state %q worker %q, want waiting again", j.State, j.Worker)
+	}
+}
