@@ -39,6 +39,7 @@ type Client struct {
 	learned   bool                 // guarded by mu; routers learned at least once
 	lastTry   time.Time            // guarded by mu; last failed first discovery
 	home      string               // guarded by mu; the endpoint of the last success
+	listeners map[*Listener]bool   // guarded by mu; open listeners, closed by Close
 
 	discoverMu sync.Mutex // serializes discovery
 	closed     atomic.Bool
@@ -110,11 +111,20 @@ func (c *Client) WorkerName() string { return c.cfg.WorkerName }
 // Now returns the client's current time (Config.Clock).
 func (c *Client) Now() time.Time { return c.cfg.Clock() }
 
-// Close stops discovery and closes every connection. Calls in flight fail.
-// Idempotent.
+// Close closes the client's Listeners, stops discovery and closes every
+// connection. Calls in flight fail. Idempotent.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		c.mu.Lock()
+		var ls []*Listener
+		for l := range c.listeners {
+			ls = append(ls, l)
+		}
+		c.mu.Unlock()
+		for _, l := range ls {
+			l.Close()
+		}
 		c.cancelBG()
 		<-c.done
 		c.mu.Lock()
@@ -203,11 +213,11 @@ func (c *Client) run(ctx context.Context, s safety, cmd string, build func(rueid
 		if !ep.acquire() {
 			continue
 		}
-		msg, err, stale := c.try(ctx, ep, s, cmd, build, script)
+		msg, stale, err := c.try(ctx, ep, s, cmd, build, script)
 		if stale && ctx.Err() == nil {
 			// The connection had failed before the call (the server closed
 			// it) and nothing was sent: try once more, on a new connection.
-			msg, err, _ = c.try(ctx, ep, s, cmd, build, script)
+			msg, _, err = c.try(ctx, ep, s, cmd, build, script)
 		}
 		ep.release()
 		if err == nil {
@@ -244,22 +254,22 @@ func (c *Client) run(ctx context.Context, s safety, cmd string, build func(rueid
 // try runs the command on one endpoint, loading the script on NOSCRIPT.
 // stale reports a connection that had failed before the call, so that
 // nothing was sent and a new connection may do better.
-func (c *Client) try(ctx context.Context, ep *endpoint, s safety, cmd string, build func(rueidis.Builder) rueidis.Completed, script bool) (msg rueidis.RedisMessage, err error, stale bool) {
+func (c *Client) try(ctx context.Context, ep *endpoint, s safety, cmd string, build func(rueidis.Builder) rueidis.Completed, script bool) (msg rueidis.RedisMessage, stale bool, err error) {
 	netErr := func(err error, sent bool) error {
 		return &NetError{Addr: ep.addr, Command: cmd, MaybeApplied: sent && s == write, Err: err}
 	}
 	l, err := ep.link(c.opt, c.cfg.Conns)
 	if err != nil {
-		return rueidis.RedisMessage{}, netErr(err, false), false
+		return rueidis.RedisMessage{}, false, netErr(err, false)
 	}
 	for attempt := 0; ; attempt++ {
-		msg, err, sent := l.do(ctx, build(l.rc.B()))
+		msg, sent, err := l.do(ctx, build(l.rc.B()))
 		if err == nil || rueidis.IsRedisNil(err) {
-			return msg, nil, false
+			return msg, false, nil
 		}
 		re, ok := rueidis.IsRedisErr(err)
 		if !ok {
-			return msg, netErr(err, sent), !sent && !isDialError(err)
+			return msg, !sent && !isDialError(err), netErr(err, sent)
 		}
 		if script && re.IsNoScript() && attempt == 0 {
 			// Nothing ran: load the script and send the call again.
@@ -268,22 +278,22 @@ func (c *Client) try(ctx context.Context, ep *endpoint, s safety, cmd string, bu
 				if errors.As(err, &ne) {
 					ne.Addr, ne.Command = ep.addr, cmd
 				}
-				return rueidis.RedisMessage{}, err, false
+				return rueidis.RedisMessage{}, false, err
 			}
 			continue
 		}
 		text := re.Error()
 		if script {
 			if m, ok := parseScriptError(text); ok {
-				return msg, &Error{Command: cmd, Message: m}, false
+				return msg, false, &Error{Command: cmd, Message: m}
 			}
 		}
-		return msg, &ServerError{Addr: ep.addr, Command: cmd, Text: text}, false
+		return msg, false, &ServerError{Addr: ep.addr, Command: cmd, Text: text}
 	}
 }
 
 func (c *Client) loadScript(ctx context.Context, l *link) error {
-	msg, err, _ := l.do(ctx, l.rc.B().ScriptLoad().Script(c.script).Build())
+	msg, _, err := l.do(ctx, l.rc.B().ScriptLoad().Script(c.script).Build())
 	if err != nil {
 		if re, ok := rueidis.IsRedisErr(err); ok {
 			return &ServerError{Command: "SCRIPT LOAD", Text: re.Error()}

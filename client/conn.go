@@ -177,25 +177,25 @@ func (l *link) close() { l.rc.Close() }
 // server: the connection could not be opened, or it had failed before
 // anything written after the call began (the server had closed it, or
 // rueidis had); err is then the connection error.
-func (l *link) do(ctx context.Context, cmd rueidis.Completed) (msg rueidis.RedisMessage, err error, sent bool) {
+func (l *link) do(ctx context.Context, cmd rueidis.Completed) (msg rueidis.RedisMessage, sent bool, err error) {
 	start := l.seq.Add(1)
 	c0 := l.cur.Load()
 	msg, err = l.rc.Do(ctx, cmd).ToMessage()
 	if err == nil {
-		return msg, nil, true
+		return msg, true, nil
 	}
 	if _, ok := rueidis.IsRedisErr(err); ok || rueidis.IsRedisNil(err) {
-		return msg, err, true
+		return msg, true, err
 	}
 	if isDialError(err) {
-		return msg, err, false
+		return msg, false, err
 	}
 	if c0 != nil && l.cur.Load() == c0 {
 		if f := c0.failure.Load(); f != nil && f.lastWrite < start {
-			return msg, err, false
+			return msg, false, err
 		}
 	}
-	return msg, err, true
+	return msg, true, err
 }
 
 // trackedConn records when its connection failed: a read or write error

@@ -112,7 +112,7 @@ func (c *Client) askRouters(ctx context.Context, ep *endpoint) (addrs []string, 
 	if err != nil {
 		return nil, false, &NetError{Addr: ep.addr, Command: "QLESS.ROUTERS", Err: err}
 	}
-	msg, err, _ := l.do(ctx, l.rc.B().Arbitrary("QLESS.ROUTERS").Build())
+	msg, _, err := l.do(ctx, l.rc.B().Arbitrary("QLESS.ROUTERS").Build())
 	if err != nil {
 		if re, ok := rueidis.IsRedisErr(err); ok {
 			if strings.Contains(strings.ToLower(re.Error()), "unknown command") {

@@ -52,9 +52,11 @@ type LogEvent struct {
 }
 
 // Handlers are the callbacks of a Listener. It subscribes to the channels
-// of the handlers that are set. Handlers run one at a time, in the order the
-// events were published, on a goroutine of the Listener; a slow handler
-// delays the next events (and, past the Listener's buffer, the connection).
+// of the handlers that are set. The event handlers run one at a time, in
+// the order the events were published, on a goroutine of the Listener; a
+// slow handler delays the next events (and, past the Listener's buffer, the
+// connection). OnConnect and OnDisconnect run on another goroutine, and may
+// overlap the event handlers.
 type Handlers struct {
 	// Jid events of tracked jobs (ql:canceled, ql:completed, ...): the jid.
 	OnCanceled  func(jid string)
@@ -130,7 +132,8 @@ const listenerBuffer = 1024
 
 // Listen subscribes to the events of h on a connection of its own and
 // returns once subscribed: events published after Listen returns are
-// received. Close the Listener when done.
+// received. ctx bounds only that first subscription; the Listener then runs
+// until its Close or the Client's.
 func (c *Client) Listen(ctx context.Context, h Handlers) (*Listener, error) {
 	chs := h.channels()
 	if len(chs) == 0 {
@@ -148,6 +151,18 @@ func (c *Client) Listen(ctx context.Context, h Handlers) (*Listener, error) {
 		l.cancel()
 		return nil, err
 	}
+	c.mu.Lock()
+	if c.closed.Load() {
+		c.mu.Unlock()
+		l.cancel()
+		conn.close()
+		return nil, ErrClosed
+	}
+	if c.listeners == nil {
+		c.listeners = make(map[*Listener]bool)
+	}
+	c.listeners[l] = true
+	c.mu.Unlock()
 	go l.dispatch()
 	go l.run(conn)
 	return l, nil
@@ -173,6 +188,9 @@ func (l *Listener) Close() error {
 	l.cancel()
 	<-l.runDone
 	<-l.done
+	l.c.mu.Lock()
+	delete(l.c.listeners, l)
+	l.c.mu.Unlock()
 	return nil
 }
 

@@ -155,7 +155,12 @@ func TestListenErrors(t *testing.T) {
 		t.Errorf("Listen with a canceled context = %v", err)
 	}
 	c := e.client("x")
-	c.Close()
+	l, err := c.Listen(e.ctx, client.Handlers{OnPut: func(string) {}})
+	if err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	c.Close() // closes l too (the leak check of TestMain would see it)
+	ok(t, l.Close())
 	if _, err := c.Listen(e.ctx, client.Handlers{OnPut: func(string) {}}); !errors.Is(err, client.ErrClosed) {
 		t.Errorf("Listen on a closed client = %v", err)
 	}
