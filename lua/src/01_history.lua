@@ -30,7 +30,10 @@ if cmd ~= 'heartbeat' and cmd ~= 'config.get' and cmd ~= 'config.set'
     end
     if what == nil then return end
     if when == nil then
-      if WHEN == nil then WHEN = encode(floor(now)) end
+      if WHEN == nil then
+        -- cjson's "%.14g" of floor(now); "%d" is the same text in range.
+        if now > 0 and now < 1e14 then WHEN = sfmt('%d', floor(now)) else WHEN = encode(floor(now)) end
+      end
       when = WHEN
     end
     local entry
@@ -51,7 +54,7 @@ if cmd ~= 'heartbeat' and cmd ~= 'config.get' and cmd ~= 'config.set'
     local rest = len - 2 -- entries between the first and the new one
     local kept
     if limit > 2 then
-      kept = min(rest, limit - 2)
+      kept = math.min(rest, limit - 2)
     elseif limit == 2 then
       kept = rest -- LTRIM 0 -1 keeps everything (quirk: no trimming)
     else
@@ -59,7 +62,7 @@ if cmd ~= 'heartbeat' and cmd ~= 'config.get' and cmd ~= 'config.set'
     end
     if kept < rest then
       local first = call('lpop', hkey)
-      call('ltrim', hkey, -(kept + 1), -1)
+      call('ltrim', hkey, -(kept + 1), '-1')
       call('lpush', hkey, first)
     end
   end

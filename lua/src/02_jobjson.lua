@@ -1,28 +1,43 @@
 -- 2.2: the job JSON of get, multiget, peek, pop and track.
 
--- job_hmget(key) reads a job hash in the layout job_json expects:
---  1 jid, 2 klass, 3 state, 4 queue, 5 worker, 6 priority, 7 expires,
---  8 retries, 9 remaining, 10 data, 11 tags, 12 failure,
---  13 spawned_from_jid, 14 history (legacy field), 15 time.
+-- job_hmget(key, all) reads a job hash in the layout job_json expects:
+--  1 klass, 2 queue, 3 priority, 4 retries, 5 remaining, 6 data, 7 tags,
+--  8 failure, 9 spawned_from_jid, 10 history (legacy field), 11 time,
+--  and with `all` also 12 jid, 13 state, 14 worker, 15 expires (pop knows
+--  those four itself and saves reading them).
 local job_hmget, job_json
 if cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
   or cmd == 'track' then
-  job_hmget = function(key)
-    return call('hmget', key, 'jid', 'klass', 'state', 'queue', 'worker',
-      'priority', 'expires', 'retries', 'remaining', 'data', 'tags', 'failure',
-      'spawned_from_jid', 'history', 'time')
+  job_hmget = function(key, all)
+    if all then
+      return call('hmget', key, 'klass', 'queue', 'priority', 'retries',
+        'remaining', 'data', 'tags', 'failure', 'spawned_from_jid', 'history',
+        'time', 'jid', 'state', 'worker', 'expires')
+    end
+    return call('hmget', key, 'klass', 'queue', 'priority', 'retries',
+      'remaining', 'data', 'tags', 'failure', 'spawned_from_jid', 'history', 'time')
+  end
+
+  -- num(v): JSON of tonumber(v) (cjson: 14 significant digits). A stored
+  -- single digit is its own JSON, which spares two conversions.
+  local function num(v)
+    if v and #v == 1 then
+      local c = string.byte(v)
+      if c >= 48 and c <= 57 then return v end
+    end
+    return encode(tonumber(v))
   end
 
   -- job_json(jid, f, tracked) returns the job JSON text, or nil when the job
-  -- does not exist. f: fields from job_hmget (read here when nil; a given f
-  -- must already have its legacy history migrated). tracked: the ZSCORE of
-  -- the jid in ql:tracked when the caller has it (nil: read here).
+  -- does not exist. f: fields from job_hmget(key, true) (read here when nil;
+  -- a given f must already have its legacy history migrated). tracked: the
+  -- ZSCORE of the jid in ql:tracked when the caller has it (nil: read here).
   job_json = function(jid, f, tracked)
     local key = 'ql:j:' .. jid
     if f == nil then
-      f = job_hmget(key)
-      if not f[1] then return nil end
-      if f[14] then hist_push(jid, nil, nil, nil, f[14]) end
+      f = job_hmget(key, true)
+      if not f[12] then return nil end
+      if f[10] then hist_push(jid, nil, nil, nil, f[10]) end
     end
     if tracked == nil then tracked = call('zscore', 'ql:tracked', jid) end
 
@@ -30,7 +45,7 @@ if cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
     -- Entries the server writes ([when,"what"] or [when,"what",{...}] without
     -- keys named when/what) are rewritten as text; anything else goes through
     -- decode/encode. Details that are not a table fail like the reference.
-    local hist = call('lrange', key .. '-history', 0, -1)
+    local hist = call('lrange', key .. '-history', '0', '-1')
     local hj
     if #hist == 0 then
       hj = '{}'
@@ -38,16 +53,31 @@ if cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
       local parts = {}
       for i = 1, #hist do
         local e = hist[i]
-        local w, what, rest = smatch(e, '^%[(%-?%d+),("[^"\\]*")(.*)%]$')
-        if w and rest == '' then
-          parts[i] = '{"when":' .. w .. ',"what":' .. what .. '}'
-        elseif w and ssub(rest, 1, 2) == ',{' and not sfind(rest, '"wh', 1, true) then
-          if rest == ',{}' then
-            parts[i] = '{"when":' .. w .. ',"what":' .. what .. '}'
+        -- [when,"what"] or [when,"what",{...}], without backslashes (so the
+        -- quotes are plain) and without keys named when/what, is rewritten
+        -- as text, found with plain searches (Lua patterns cost more).
+        local c1 = string.find(e, ',', 1, true)
+        local q2 = c1 and string.byte(e, c1 + 1) == 34 and string.find(e, '"', c1 + 2, true)
+        local simple = q2 and not string.find(e, '\\', 1, true)
+          and not string.find(e, '"wh', q2, true)
+        if simple then
+          local tail = string.byte(e, q2 + 1)
+          if tail == 93 and q2 + 1 == #e then -- ]
+            parts[i] = '{"when":' .. string.sub(e, 2, c1 - 1) .. ',"what":'
+              .. string.sub(e, c1 + 1, q2) .. '}'
+          elseif tail == 44 and string.byte(e, q2 + 2) == 123 then -- ,{
+            if q2 + 4 == #e then -- ,{}]
+              parts[i] = '{"when":' .. string.sub(e, 2, c1 - 1) .. ',"what":'
+                .. string.sub(e, c1 + 1, q2) .. '}'
+            else
+              parts[i] = string.sub(e, q2 + 2, -3) .. ',"when":' .. string.sub(e, 2, c1 - 1)
+                .. ',"what":' .. string.sub(e, c1 + 1, q2) .. '}'
+            end
           else
-            parts[i] = ssub(rest, 2, -2) .. ',"when":' .. w .. ',"what":' .. what .. '}'
+            simple = false
           end
-        else
+        end
+        if not simple then
           local t = decode(e)
           local d = t[3]
           if d == nil then d = {} end
@@ -59,23 +89,42 @@ if cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
       hj = '[' .. concat(parts, ',') .. ']'
     end
 
-    return '{"jid":' .. encode(f[1])
-      .. ',"klass":' .. encode(f[2])
-      .. ',"state":' .. encode(f[3])
-      .. ',"queue":' .. encode(f[4])
-      .. ',"worker":' .. encode(f[5])
+    -- One EXISTS answers for both sets in the common case (no edges).
+    local dependents, dependencies = '{}', '{}'
+    if call('exists', key .. '-dependents', key .. '-dependencies') > 0 then
+      dependents = encode(call('smembers', key .. '-dependents'))
+      dependencies = encode(call('smembers', key .. '-dependencies'))
+    end
+
+    local expires = f[15]
+    if expires == '' or not expires then
+      expires = '0'
+    elseif expires ~= '0' then
+      expires = encode(tonumber(expires) or 0)
+    end
+    local remaining = f[5]
+    if not (remaining and #remaining == 1 and string.byte(remaining) >= 48
+        and string.byte(remaining) <= 57) then
+      remaining = encode(floor(tonumber(remaining) or 0))
+    end
+
+    return '{"jid":' .. encode(f[12])
+      .. ',"klass":' .. encode(f[1])
+      .. ',"state":' .. encode(f[13])
+      .. ',"queue":' .. encode(f[2])
+      .. ',"worker":' .. encode(f[14])
       .. ',"tracked":' .. (tracked and 'true' or 'false')
-      .. ',"priority":' .. encode(tonumber(f[6]))
-      .. ',"expires":' .. encode(tonumber(f[7]) or 0)
-      .. ',"retries":' .. encode(tonumber(f[8]))
-      .. ',"remaining":' .. encode(floor(tonumber(f[9]) or 0))
-      .. ',"data":' .. encode(f[10])
-      .. ',"tags":' .. (f[11] or '{}')
+      .. ',"priority":' .. num(f[3])
+      .. ',"expires":' .. expires
+      .. ',"retries":' .. num(f[4])
+      .. ',"remaining":' .. remaining
+      .. ',"data":' .. encode(f[6])
+      .. ',"tags":' .. (f[7] or '{}')
       .. ',"history":' .. hj
-      .. ',"failure":' .. (f[12] or '{}')
-      .. ',"spawned_from_jid":' .. encode(f[13])
-      .. ',"dependents":' .. encode(call('smembers', key .. '-dependents'))
-      .. ',"dependencies":' .. encode(call('smembers', key .. '-dependencies'))
+      .. ',"failure":' .. (f[8] or '{}')
+      .. ',"spawned_from_jid":' .. encode(f[9])
+      .. ',"dependents":' .. dependents
+      .. ',"dependencies":' .. dependencies
       .. '}'
   end
 end

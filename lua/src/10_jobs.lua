@@ -18,7 +18,8 @@ if cmd == 'put' or cmd == 'requeue' then
   if not decode(raw_data) then
     error('Put(): Arg "data" missing or not JSON: ' .. tostring(raw_data))
   end
-  local delay = tonumber(raw_delay)
+  -- ('0' is what clients send; it skips a string-to-number conversion)
+  local delay = raw_delay == '0' and 0 or tonumber(raw_delay)
   if delay == nil then error('Put(): Arg "delay" not a number: ' .. tostring(raw_delay)) end
   if (nargs - 8) % 2 == 1 then
     error('Odd number of additional args: ' .. tostring({}))
@@ -33,9 +34,16 @@ if cmd == 'put' or cmd == 'requeue' then
   end
 
   local key = 'ql:j:' .. jid
-  local old = call('hmget', key, 'priority', 'tags', 'queue', 'state', 'failure',
-    'retries', 'worker', 'history')
-  local old_tags, old_queue, old_state, old_worker = old[2], old[3], old[4], old[7]
+  -- A new job (the common case) needs one field read; an existing one all.
+  local old_state = call('hget', key, 'state')
+  local old
+  if old_state then
+    old = call('hmget', key, 'priority', 'tags', 'queue', 'state', 'failure',
+      'retries', 'worker', 'history')
+  else
+    old = {}
+  end
+  local old_tags, old_queue, old_worker = old[2], old[3], old[7]
 
   -- Old tags go first, as `tag remove` would do it.
   if old_tags then
@@ -45,16 +53,25 @@ if cmd == 'put' or cmd == 'requeue' then
 
   -- Options: the option, else the old value, else the default. Stored as sent.
   local retries = o_retries or old[6] or 5
-  if tonumber(retries) == nil then
+  if retries ~= '5' and tonumber(retries) == nil then
     error('Put(): Arg "retries" not a number: ' .. tostring(o_retries))
   end
-  local tags = decode(o_tags or old_tags or '[]')
-  if not tags then error('Put(): Arg "tags" not JSON' .. tostring(o_tags)) end
+  local tags_text = o_tags or old_tags or '[]'
+  local tags
+  if tags_text == '[]' or tags_text == '{}' then
+    tags = {} -- what decode would return, without the call
+  else
+    tags = decode(tags_text)
+    if not tags then error('Put(): Arg "tags" not JSON' .. tostring(o_tags)) end
+  end
   local pri = o_pri or old[1] or 0
-  local prio = tonumber(pri)
+  local prio = pri == '0' and 0 or tonumber(pri)
   if prio == nil then error('Put(): Arg "priority" not a number' .. tostring(o_pri)) end
-  local deps = decode(o_deps or '[]')
-  if not deps then error('Put(): Arg "depends" not JSON: ' .. tostring(o_deps)) end
+  local deps = {}
+  if o_deps ~= nil and o_deps ~= '[]' then
+    deps = decode(o_deps)
+    if not deps then error('Put(): Arg "depends" not JSON: ' .. tostring(o_deps)) end
+  end
 
   local dkey = key .. '-dependencies'
   if #deps > 0 then
@@ -91,8 +108,8 @@ if cmd == 'put' or cmd == 'requeue' then
   if old_state == 'complete' then call('zrem', 'ql:completed', jid) end
 
   for _, t in ipairs(tags) do
-    call('zadd', 'ql:t:' .. t, now, jid)
-    call('zincrby', 'ql:tags', 1, t)
+    call('zadd', 'ql:t:' .. t, NOWF, jid)
+    call('zincrby', 'ql:tags', '1', t)
   end
 
   if old_state == 'failed' then
@@ -100,37 +117,39 @@ if cmd == 'put' or cmd == 'requeue' then
     local failure = decode(old[5])
     local group, when = failure.group, failure.when
     local fkey = 'ql:f:' .. group
-    call('lrem', fkey, 0, jid)
+    call('lrem', fkey, '0', jid)
     if call('llen', fkey) == 0 then call('srem', 'ql:failures', group) end
-    call('hincrby', 'ql:s:stats:' .. (when - when % 86400) .. ':' .. queue, 'failed', -1)
+    call('hincrby', 'ql:s:stats:' .. (when - when % 86400) .. ':' .. queue, 'failed', '-1')
   end
 
   -- failure, grace, spawned_from_jid and a hidden `scheduled` stay untouched.
   call('hset', key, 'jid', jid, 'klass', klass, 'data', raw_data, 'priority', pri,
-    'tags', encode(tags), 'state', delay > 0 and 'scheduled' or 'waiting',
-    'worker', '', 'expires', 0, 'queue', queue, 'retries', retries,
+    'tags', (tags_text == '[]' or tags_text == '{}') and '{}' or encode(tags), 'state', delay > 0 and 'scheduled' or 'waiting',
+    'worker', '', 'expires', '0', 'queue', queue, 'retries', retries,
     'remaining', retries, 'time', sfmt('%.20f', now))
 
   if #deps > 0 then dep_add(jid, deps) end
 
   -- Placement; carried-over dependencies count too.
   local qk = 'ql:q:' .. queue
-  local waiting_on = call('scard', dkey)
+  -- A job that did not exist has no edges unless this put added some.
+  local waiting_on = 0
+  if old_state or #deps > 0 then waiting_on = call('scard', dkey) end
   if delay > 0 then
     if waiting_on > 0 then
-      call('zadd', qk .. '-depends', now, jid)
+      call('zadd', qk .. '-depends', NOWF, jid)
       call('hset', key, 'state', 'depends', 'scheduled', now + delay)
     else
       call('zadd', qk .. '-scheduled', now + delay, jid)
     end
   elseif waiting_on > 0 then
-    call('zadd', qk .. '-depends', now, jid)
+    call('zadd', qk .. '-depends', NOWF, jid)
     call('hset', key, 'state', 'depends')
   else
     call('zadd', qk .. '-work', prio - now / 1e10, jid)
   end
 
-  call('zadd', 'ql:queues', 'NX', now, queue)
+  call('zadd', 'ql:queues', 'NX', NOWF, queue)
   if call('zscore', 'ql:tracked', jid) then call('publish', 'ql:put', jid) end
   return jid
 end
@@ -154,15 +173,16 @@ if cmd == 'heartbeat' then
   end
   local c = call('hmget', 'ql:config', queue .. '-heartbeat', 'heartbeat')
   local expires = now + tonumber(c[1] or c[2] or DEF_HEARTBEAT)
+  local expf = sfmt('%.17g', expires)
   if data then
     -- Quirk (16.4): the data is stored re-encoded.
-    call('hset', key, 'expires', expires, 'worker', worker, 'data', encode(data))
+    call('hset', key, 'expires', expf, 'worker', worker, 'data', encode(data))
   else
-    call('hset', key, 'expires', expires, 'worker', worker)
+    call('hset', key, 'expires', expf, 'worker', worker)
   end
-  call('zadd', 'ql:w:' .. worker .. ':jobs', expires, jid)
-  call('zadd', 'ql:q:' .. queue .. '-locks', expires, jid)
-  call('zadd', 'ql:workers', now, worker)
+  call('zadd', 'ql:w:' .. worker .. ':jobs', expf, jid)
+  call('zadd', 'ql:q:' .. queue .. '-locks', expf, jid)
+  call('zadd', 'ql:workers', NOWF, worker)
   return expires
 end
 
@@ -183,8 +203,11 @@ if cmd == 'complete' then
     elseif k == 'depends' then o_deps = ARGV[i + 1] end
   end
   local delay = assert(tonumber(o_delay or 0))
-  local deps = decode(o_deps or '[]')
-  if not deps then error('Complete(): Arg "depends" not JSON: ' .. tostring(o_deps)) end
+  local deps = {}
+  if o_deps ~= nil and o_deps ~= '[]' then
+    deps = decode(o_deps)
+    if not deps then error('Complete(): Arg "depends" not JSON: ' .. tostring(o_deps)) end
+  end
   if delay > 0 and not nextq then
     error('Complete(): "delay" cannot be used without a "next".')
   end
@@ -214,7 +237,7 @@ if cmd == 'complete' then
   call('zrem', qk .. '-work', jid)
   call('zrem', qk .. '-locks', jid)
   call('zrem', qk .. '-scheduled', jid)
-  stat(queue, 'run', now - tonumber(f[4] or now))
+  stat(queue, 'run', now - (f[4] or now))
   call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
   if call('zscore', 'ql:tracked', jid) then call('publish', 'ql:completed', jid) end
   local ejid = encode(jid)
@@ -226,9 +249,9 @@ if cmd == 'complete' then
     call('publish', 'ql:log', '{"jid":' .. ejid .. ',"to":' .. enext
       .. ',"event":"advanced","queue":' .. encode(queue) .. '}')
     hist_push(jid, '"put"', '{"q":' .. enext .. '}', hlimit)
-    call('zadd', 'ql:queues', 'NX', now, nextq)
+    call('zadd', 'ql:queues', 'NX', NOWF, nextq)
     call('hset', key, 'data', raw_data, 'time', nows, 'state', 'waiting',
-      'worker', '', 'failure', '{}', 'queue', nextq, 'expires', 0, 'remaining', retries)
+      'worker', '', 'failure', '{}', 'queue', nextq, 'expires', '0', 'remaining', retries)
     local nk = 'ql:q:' .. nextq
     if delay > 0 and #deps == 0 then
       -- Quirk (16.7): scheduled, but the state stays waiting.
@@ -237,7 +260,7 @@ if cmd == 'complete' then
     end
     dep_add(jid, deps)
     if call('scard', key .. '-dependencies') > 0 then
-      call('zadd', nk .. '-depends', now, jid)
+      call('zadd', nk .. '-depends', NOWF, jid)
       if delay > 0 then
         call('hset', key, 'state', 'depends', 'scheduled', now + delay)
       else
@@ -252,8 +275,8 @@ if cmd == 'complete' then
   call('publish', 'ql:log', '{"jid":' .. ejid .. ',"event":"completed","queue":'
     .. encode(queue) .. '}')
   call('hset', key, 'data', raw_data, 'time', nows, 'state', 'complete',
-    'worker', '', 'failure', '{}', 'queue', '', 'expires', 0, 'remaining', retries)
-  call('zadd', 'ql:completed', now, jid)
+    'worker', '', 'failure', '{}', 'queue', '', 'expires', '0', 'remaining', retries)
+  call('zadd', 'ql:completed', NOWF, jid)
 
   -- 4.7 retention: by age, then by count.
   local function forget(list)
@@ -264,16 +287,17 @@ if cmd == 'complete' then
     end
   end
   local cutoff = now - tonumber(conf[2] or DEF_JOBS_HISTORY)
-  local expired = call('zrangebyscore', 'ql:completed', 0, cutoff)
+  local expired = call('zrangebyscore', 'ql:completed', '0', cutoff)
   if #expired > 0 then
     forget(expired)
-    call('zremrangebyscore', 'ql:completed', 0, cutoff)
+    call('zremrangebyscore', 'ql:completed', '0', cutoff)
   end
-  local last = -tonumber(conf[3] or DEF_JOBS_HISTORY_COUNT) - 1
-  expired = call('zrange', 'ql:completed', 0, last)
+  local last = '-50001' -- the default jobs-history-count, as -(count + 1)
+  if conf[3] then last = -tonumber(conf[3]) - 1 end
+  expired = call('zrange', 'ql:completed', '0', last)
   if #expired > 0 then
     forget(expired)
-    call('zremrangebyrank', 'ql:completed', 0, last)
+    call('zremrangebyrank', 'ql:completed', '0', last)
   end
 
   -- Unlock dependents whose last dependency this was (7).
@@ -328,8 +352,8 @@ if cmd == 'fail' then
   call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
   hist_push(jid, '"failed"', '{"worker":' .. ew .. ',"group":' .. eg .. '}', nil, f[4])
   local skey = 'ql:s:stats:' .. DAY .. ':' .. queue
-  call('hincrby', skey, 'failures', 1)
-  call('hincrby', skey, 'failed', 1)
+  call('hincrby', skey, 'failures', '1')
+  call('hincrby', skey, 'failed', '1')
   local qk = 'ql:q:' .. queue
   call('zrem', qk .. '-work', jid)
   call('zrem', qk .. '-locks', jid)
@@ -367,7 +391,7 @@ if cmd == 'retry' then
   if owner ~= worker then
     error('Retry(): Job ' .. jid .. ' has been given to another worker: ' .. owner)
   end
-  local remaining = call('hincrby', key, 'remaining', -1)
+  local remaining = call('hincrby', key, 'remaining', '-1')
   call('hdel', key, 'grace')
   call('zrem', 'ql:q:' .. oldq .. '-locks', jid)
   call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
@@ -388,8 +412,8 @@ if cmd == 'retry' then
     call('sadd', 'ql:failures', g)
     call('lpush', 'ql:f:' .. g, jid)
     local skey = 'ql:s:stats:' .. DAY .. ':' .. queue
-    call('hincrby', skey, 'failures', 1)
-    call('hincrby', skey, 'failed', 1)
+    call('hincrby', skey, 'failures', '1')
+    call('hincrby', skey, 'failed', '1')
   else
     -- Quirk (16.8): the queue argument picks the sets; `queue`, `worker` and
     -- `expires` fields are left as they are.
@@ -436,7 +460,7 @@ if cmd == 'timeout' then
     local qk = 'ql:q:' .. f[2]
     call('zrem', qk .. '-locks', jid)
     call('zadd', qk .. '-work', '+inf', jid)
-    call('hset', key, 'state', 'stalled', 'expires', 0)
+    call('hset', key, 'state', 'stalled', 'expires', '0')
     local msg = '{"jid":' .. encode(jid) .. ',"event":"lock_lost","worker":' .. encode(f[3]) .. '}'
     call('publish', 'ql:w:' .. f[3], msg)
     call('publish', 'ql:log', msg)
@@ -491,7 +515,7 @@ if cmd == 'cancel' then
         local failure = decode(f[5])
         local group, when = failure.group, failure.when
         local fkey = 'ql:f:' .. group
-        call('lrem', fkey, 0, jid)
+        call('lrem', fkey, '0', jid)
         if call('llen', fkey) == 0 then call('srem', 'ql:failures', group) end
         -- Read-modify-write, not HINCRBY (16.10).
         local skey = 'ql:s:stats:' .. (when - when % 86400) .. ':' .. queue

@@ -6,32 +6,39 @@ if cmd == 'pop' then
   local queue, worker, raw_count = ARGV[3], ARGV[4], ARGV[5]
   if queue == nil then error('Queue(): no queue name provided') end
   if worker == nil then error('Pop(): Arg "worker" missing') end
-  local count = tonumber(raw_count)
+  local count = raw_count == '1' and 1 or tonumber(raw_count)
   if count == nil then
     error('Pop(): Arg "count" missing or not a number: ' .. tostring(raw_count))
   end
+  -- count as a LIMIT argument, as Redis would format it ("%.17g").
+  local countf = count
+  if count == 1 then countf = '1' end
   local conf = call('hmget', 'ql:config', queue .. '-heartbeat', 'heartbeat',
-    queue .. '-max-concurrency', 'grace-period', 'max-job-history')
+    queue .. '-max-concurrency')
   local expires = now + tonumber(conf[1] or conf[2] or DEF_HEARTBEAT)
+  local expf = sfmt('%.17g', expires)
   if call('sismember', 'ql:paused_queues', queue) == 1 then return '{}' end
-  call('zadd', 'ql:workers', now, worker)
+  call('zadd', 'ql:workers', NOWF, worker)
   local qk = 'ql:q:' .. queue
   local lkey = qk .. '-locks'
 
   -- 12: only unexpired locks count against <queue>-max-concurrency.
   local cap = tonumber(conf[3] or 0)
   if cap > 0 then
-    count = min(count, max(0, cap - call('zcount', lkey, now, '+inf')))
+    count = math.min(count, math.max(0, cap - call('zcount', lkey, NOWF, '+inf')))
     if count == 0 then return '{}' end
+    countf = count
   end
 
-  local hlimit = tonumber(conf[5] or DEF_MAX_JOB_HISTORY)
+  local hlimit -- max-job-history, read only when needed
   local jids = {}
 
   -- 4.4 invalidate_locks: courtesy pass, then invalidation on a later pop.
-  local expired = call('zrangebyscore', lkey, '-inf', now, 'LIMIT', 0, count)
+  local expired = call('zrangebyscore', lkey, '-inf', NOWF, 'LIMIT', '0', countf)
   if #expired > 0 then
-    local grace = tonumber(conf[4] or DEF_GRACE)
+    local c = call('hmget', 'ql:config', 'grace-period', 'max-job-history')
+    local grace = tonumber(c[1] or DEF_GRACE)
+    hlimit = tonumber(c[2] or DEF_MAX_JOB_HISTORY)
     local skey = 'ql:s:stats:' .. DAY .. ':' .. queue
     for _, jid in ipairs(expired) do
       local key = 'ql:j:' .. jid
@@ -46,16 +53,16 @@ if cmd == 'pop' then
         if tracked then call('publish', 'ql:stalled', jid) end
         hist_push(jid, '"timed-out"', nil, hlimit, f[4])
         f[4] = false
-        call('hset', key, 'grace', 1)
+        call('hset', key, 'grace', '1')
         local msg = '{"jid":' .. ejid .. ',"event":"lock_lost","worker":' .. ew .. '}'
         call('publish', 'ql:w:' .. w, msg)
         call('publish', 'ql:log', msg)
         call('zadd', lkey, now + grace, jid)
-        call('hincrby', skey, 'retries', 1)
+        call('hincrby', skey, 'retries', '1')
       end
       if grace <= 0 or sent then
-        call('hdel', key, 'grace', 0) -- (sic: a field "0" too)
-        if call('hincrby', key, 'remaining', -1) < 0 then
+        call('hdel', key, 'grace', '0') -- (sic: a field "0" too)
+        if call('hincrby', key, 'remaining', '-1') < 0 then
           call('zrem', qk .. '-work', jid)
           call('zrem', lkey, jid)
           call('zrem', qk .. '-scheduled', jid)
@@ -72,46 +79,65 @@ if cmd == 'pop' then
           if tracked then call('publish', 'ql:failed', jid) end
           call('publish', 'ql:log', '{"message":' .. em .. ',"jid":' .. ejid .. ',"group":'
             .. eg .. ',"event":"failed","worker":' .. ew .. '}')
-          call('hincrby', skey, 'failures', 1)
-          call('hincrby', skey, 'failed', 1)
+          call('hincrby', skey, 'failures', '1')
+          call('hincrby', skey, 'failed', '1')
         else
           jids[#jids + 1] = jid
         end
       end
     end
   end
+  -- Handed-out stalled jobs are removed from -work too (step 9).
+  local stale = #jids
 
   local want = count - #jids
-  check_recurring(queue, want)
-  check_scheduled(queue, want)
   if want ~= 0 then
-    local top = call('zrevrange', qk .. '-work', 0, want - 1)
-    for i = 1, #top do jids[#jids + 1] = top[i] end
+    -- Recurring spawns and due scheduled jobs; one EXISTS skips both when
+    -- the queue has neither (the common case).
+    if call('exists', qk .. '-recur', qk .. '-scheduled') > 0 then
+      check_recurring(queue, want)
+      check_scheduled(queue, want)
+    end
+    if want > 0 then
+      -- ZPOPMAX = ZREVRANGE 0 want-1 (same order) + the final ZREM.
+      local top = call('zpopmax', qk .. '-work', want == count and countf or want)
+      for i = 1, #top, 2 do jids[#jids + 1] = top[i] end
+    else
+      -- Negative counts: the rank form, then an explicit ZREM (6.20).
+      local top = call('zrevrange', qk .. '-work', '0', want - 1)
+      for i = 1, #top do jids[#jids + 1] = top[i] end
+      stale = #jids
+    end
   end
   local n = #jids
   if n == 0 then return '{}' end
 
+  -- All jobs are updated first, then -work is cleaned, then the reply is
+  -- built, as in the reference (a job whose JSON fails is popped anyway).
   local ew = encode(worker)
   local wkey = 'ql:w:' .. worker .. ':jobs'
   local nows = sfmt('%.20f', now)
-  local out = {}
+  local fields, tracked = {}, {}
   for i = 1, n do
     local jid = jids[i]
     local key = 'ql:j:' .. jid
     local f = job_hmget(key)
-    hist_push(jid, '"popped"', '{"worker":' .. ew .. '}', hlimit, f[14])
-    stat(queue, 'wait', now - tonumber(f[15] or now))
-    call('zadd', wkey, expires, jid)
-    call('hset', key, 'time', nows, 'worker', worker, 'expires', expires, 'state', 'running')
-    call('zadd', lkey, expires, jid)
-    local tracked = call('zscore', 'ql:tracked', jid)
-    if tracked then call('publish', 'ql:popped', jid) end
-    if f[1] then
-      f[3], f[5], f[7] = 'running', worker, expires
-      out[#out + 1] = job_json(jid, f, tracked)
-    end
+    hist_push(jid, '"popped"', '{"worker":' .. ew .. '}', hlimit, f[10])
+    stat(queue, 'wait', now - (f[11] or now))
+    call('zadd', wkey, expf, jid)
+    call('hset', key, 'time', nows, 'worker', worker, 'expires', expf, 'state', 'running')
+    call('zadd', lkey, expf, jid)
+    local t = call('zscore', 'ql:tracked', jid)
+    if t then call('publish', 'ql:popped', jid) end
+    f[12], f[13], f[14], f[15] = jid, 'running', worker, expires
+    fields[i], tracked[i] = f, t
   end
-  call('zrem', qk .. '-work', unpack(jids))
+  if stale > 0 then call('zrem', qk .. '-work', unpack(jids, '1', stale)) end
+  local out = {}
+  for i = 1, n do
+    -- (a jid without a job hash, klass missing, is left out)
+    if fields[i][1] then out[#out + 1] = job_json(jids[i], fields[i], tracked[i]) end
+  end
   if #out == 0 then return '{}' end
   return '[' .. concat(out, ',') .. ']'
 end
@@ -126,12 +152,12 @@ if cmd == 'peek' then
   end
   local qk = 'ql:q:' .. queue
   -- Expired locks first, not invalidated (4.4).
-  local jids = call('zrangebyscore', qk .. '-locks', '-inf', now, 'LIMIT', 0, count)
+  local jids = call('zrangebyscore', qk .. '-locks', '-inf', NOWF, 'LIMIT', '0', count)
   local want = count - #jids
   check_recurring(queue, want)
   check_scheduled(queue, want)
   if want ~= 0 then
-    local top = call('zrevrange', qk .. '-work', 0, want - 1)
+    local top = call('zrevrange', qk .. '-work', '0', want - 1)
     for i = 1, #top do jids[#jids + 1] = top[i] end
   end
   local out = {}
@@ -172,7 +198,7 @@ end
 if cmd == 'queues' then
   local function counts(queue)
     local qk = 'ql:q:' .. queue
-    local stalled = call('zcount', qk .. '-locks', 0, now)
+    local stalled = call('zcount', qk .. '-locks', '0', NOWF)
     check_scheduled(queue, -1)
     return '{"name":' .. encode(queue)
       .. ',"waiting":' .. call('zcard', qk .. '-work')
@@ -185,7 +211,7 @@ if cmd == 'queues' then
       .. '}'
   end
   if ARGV[3] ~= nil then return counts(ARGV[3]) end
-  local names = call('zrange', 'ql:queues', 0, -1)
+  local names = call('zrange', 'ql:queues', '0', '-1')
   if #names == 0 then return '{}' end
   local out = {}
   for i = 1, #names do out[i] = counts(names[i]) end
@@ -212,16 +238,16 @@ if cmd == 'jobs' then
   end
   local qk = 'ql:q:' .. queue
   if state == 'running' then
-    return call('zrangebyscore', qk .. '-locks', now, '+inf', 'LIMIT', offset, count)
+    return call('zrangebyscore', qk .. '-locks', NOWF, '+inf', 'LIMIT', offset, count)
   elseif state == 'stalled' then
-    return call('zrangebyscore', qk .. '-locks', '-inf', now, 'LIMIT', offset, count)
+    return call('zrangebyscore', qk .. '-locks', '-inf', NOWF, 'LIMIT', offset, count)
   elseif state == 'scheduled' then
     check_scheduled(queue, -1)
     return call('zrange', qk .. '-scheduled', offset, offset + count - 1)
   elseif state == 'depends' then
     return call('zrange', qk .. '-depends', offset, offset + count - 1)
   elseif state == 'recurring' then
-    return call('zrangebyscore', qk .. '-recur', 0, '+inf', 'LIMIT', offset, count)
+    return call('zrangebyscore', qk .. '-recur', '0', '+inf', 'LIMIT', offset, count)
   end
   error('Jobs(): Unknown type "' .. state .. '"')
 end
@@ -235,19 +261,19 @@ if cmd == 'unfail' then
   if count == nil then error('Unfail(): Arg "count" not a number: ' .. tostring(raw_count)) end
   local fkey = 'ql:f:' .. group
   -- The oldest `count` entries; count 0 sends "-0", which Redis rejects (6.26).
-  local jids = call('lrange', fkey, -count, -1)
+  local jids = call('lrange', fkey, -count, '-1')
   local eq = encode(queue)
   local wk = 'ql:q:' .. queue .. '-work'
   for _, jid in ipairs(jids) do
     local key = 'ql:j:' .. jid
     local f = call('hmget', key, 'retries', 'priority', 'history')
     hist_push(jid, '"put"', '{"q":' .. eq .. '}', nil, f[3])
-    call('hset', key, 'state', 'waiting', 'worker', '', 'expires', 0, 'queue', queue,
+    call('hset', key, 'state', 'waiting', 'worker', '', 'expires', '0', 'queue', queue,
       'remaining', f[1] or 5)
     -- A vanished job has no priority: a Lua error, as in the reference.
     call('zadd', wk, tonumber(f[2]) - now / 1e10, jid)
   end
-  call('ltrim', fkey, 0, -count - 1)
+  call('ltrim', fkey, '0', -count - 1)
   if call('llen', fkey) == 0 then call('srem', 'ql:failures', group) end
   return #jids
 end

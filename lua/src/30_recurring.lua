@@ -53,7 +53,7 @@ if cmd == 'recur' then
     'tags', encode(tags), 'state', 'recur', 'queue', queue, 'type', 'interval',
     'count', old[1] or 0, 'interval', raw_interval, 'retries', retries, 'backlog', backlog)
   call('zadd', 'ql:q:' .. queue .. '-recur', now + offset, jid)
-  call('zadd', 'ql:queues', 'NX', now, queue)
+  call('zadd', 'ql:queues', 'NX', NOWF, queue)
   return jid
 end
 
@@ -121,7 +121,7 @@ if cmd == 'recur.update' then
       call('zrem', 'ql:q:' .. oldq .. '-recur', jid)
       call('zadd', 'ql:q:' .. v .. '-recur', score, jid)
       call('hset', rkey, 'queue', v)
-      call('zadd', 'ql:queues', 'NX', now, v)
+      call('zadd', 'ql:queues', 'NX', NOWF, v)
     elseif k == 'backlog' then
       if tonumber(v) == nil then error('Recur(): Arg "backlog" not a number: ' .. v) end
       call('hset', rkey, 'backlog', v)

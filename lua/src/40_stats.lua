@@ -17,7 +17,7 @@ if cmd == 'stats' then
     for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
     local count = tonumber(h.total) or 0
     local std = 0
-    if count > 1 then std = sqrt(tonumber(h.vk) / (count - 1)) end
+    if count > 1 then std = math.sqrt(tonumber(h.vk) / (count - 1)) end
     local hist = {}
     for i = 0, 59 do hist[#hist + 1] = tonumber(h['s' .. i]) or 0 end
     for i = 1, 59 do hist[#hist + 1] = tonumber(h['m' .. i]) or 0 end

@@ -24,8 +24,8 @@ if cmd == 'tag' then
         end
         -- The index score is refreshed and the counter bumped even when the
         -- job already had the tag (16.11).
-        call('zadd', 'ql:t:' .. t, now, jid)
-        call('zincrby', 'ql:tags', 1, t)
+        call('zadd', 'ql:t:' .. t, NOWF, jid)
+        call('zincrby', 'ql:tags', '1', t)
       end
     else
       local drop = {}
@@ -33,7 +33,7 @@ if cmd == 'tag' then
         local t = ARGV[i]
         drop[t] = true
         call('zrem', 'ql:t:' .. t, jid)
-        call('zincrby', 'ql:tags', -1, t)
+        call('zincrby', 'ql:tags', '-1', t)
       end
       for _, t in ipairs(tags) do
         if not drop[t] then out[#out + 1] = t end
@@ -71,11 +71,11 @@ if cmd == 'track' then
   if action ~= nil then
     if jid == nil then error('Track(): Arg "jid" missing') end
     if call('exists', 'ql:j:' .. jid) == 0 then error('Track(): Job does not exist') end
-    local a = slower(action)
+    local a = string.lower(action)
     -- The reply is the JSON text of the ZADD/ZREM result: "1" or "0".
     if a == 'track' then
       call('publish', 'ql:track', jid)
-      return encode(call('zadd', 'ql:tracked', now, jid))
+      return encode(call('zadd', 'ql:tracked', NOWF, jid))
     elseif a == 'untrack' then
       call('publish', 'ql:untrack', jid)
       return encode(call('zrem', 'ql:tracked', jid))
@@ -83,7 +83,7 @@ if cmd == 'track' then
     error('Track(): Unknown action "' .. action .. '"')
   end
   local jobs, expired = {}, {}
-  local flat = call('zrange', 'ql:tracked', 0, -1, 'WITHSCORES')
+  local flat = call('zrange', 'ql:tracked', '0', '-1', 'WITHSCORES')
   for i = 1, #flat, 2 do
     local j = job_json(flat[i], nil, flat[i + 1])
     if j then jobs[#jobs + 1] = j else expired[#expired + 1] = flat[i] end
