@@ -13,6 +13,7 @@ import (
 
 	"github.com/qless-router/qless-router/client"
 	"github.com/qless-router/qless-router/core"
+	"github.com/qless-router/qless-router/lua"
 )
 
 func TestPutGetPopComplete(t *testing.T) {
@@ -710,5 +711,16 @@ func must2(t *testing.T) func(string, bool, error) (string, bool) {
 		t.Helper()
 		ok(t, err)
 		return s, b
+	}
+}
+
+func TestCustomScript(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.client("w", func(cfg *client.Config) { cfg.Script = lua.Script() + "\n-- a client's own copy\n" })
+	jid := must(c.Queue("q").Put(e.ctx, "K", nil))(t)
+	// The default client uses the project's script under its own SHA.
+	if j := must(e.c.Job(e.ctx, jid))(t); j.Klass != "K" {
+		t.Fatalf("Job = %+v", j.Job)
 	}
 }

@@ -195,3 +195,41 @@ func TestIsDialError(t *testing.T) {
 		t.Errorf("isDialError misclassifies")
 	}
 }
+
+func TestAdoptRetiresUnlistedEndpoints(t *testing.T) {
+	t.Parallel()
+	c, err := New(Config{Addrs: []string{"127.0.0.1:1"}, DownTime: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.adopt([]string{"127.0.0.1:2", "127.0.0.1:3"}, false)
+	c.candidates() // creates the endpoints
+	busy := c.endpoints["127.0.0.1:3"]
+	if !busy.acquire() {
+		t.Fatal("acquire failed")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.adopt([]string{"127.0.0.1:4"}, false)
+		c.mu.Lock()
+		_, gone2 := c.endpoints["127.0.0.1:2"]
+		_, seed := c.endpoints["127.0.0.1:1"]
+		_, kept3 := c.endpoints["127.0.0.1:3"]
+		c.mu.Unlock()
+		if !gone2 {
+			if !seed || !kept3 {
+				t.Fatalf("retired the seed (%v) or an endpoint in use (%v)", !seed, !kept3)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("unlisted endpoint never retired")
+		}
+		time.Sleep(time.Millisecond) // polling with a deadline: the grace is 2ms
+	}
+	busy.release()
+	if got := c.Routers(); !cmp.Equal(got, []string{"127.0.0.1:4"}) {
+		t.Errorf("Routers() = %v", got)
+	}
+}
