@@ -62,7 +62,10 @@ func queuePerShard(t testing.TB, c *devcluster.Cluster, prefix string) []string 
 func setConfig(t testing.TB, c *client.Client, kv ...string) {
 	t.Helper()
 	for i := 0; i < len(kv); i += 2 {
-		if err := c.SetConfig(testCtx(t.(*testing.T)), kv[i], kv[i+1]); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := c.SetConfig(ctx, kv[i], kv[i+1])
+		cancel()
+		if err != nil {
 			t.Fatalf("config.set %s %s: %v", kv[i], kv[i+1], err)
 		}
 	}
