@@ -44,6 +44,7 @@ func subcommands() map[string]subcommand {
 		"serve":   {"run a router in front of a set of Redis shards", runServe},
 		"dev":     {"start local redis shards and routers in one process", runDev},
 		"version": {"print the version", runVersion},
+		"worker":  {"run a command per qless job, for workers in any language", runWorker},
 	}
 }
 
