@@ -35,16 +35,17 @@ const benchConcurrency = 32
 // and through one router, the lifecycle throughput of the raw benchmark
 // (internal/bench: 32 clients, each put -> pop -> heartbeat -> complete)
 // with a worker of 32 goroutines and no-op handlers fed by 32 producers
-// (put -> pop -> complete; no heartbeat, the jobs end at once), and the
-// raw pop+complete phase with the same worker on a queue filled
-// beforehand. Metrics: jobs/s of each and their ratios.
+// (put -> pop -> complete; no heartbeat, the jobs end at once), the same
+// with handlers that heartbeat their job once (the raw lifecycle's four
+// commands per job), and the raw pop+complete phase with the worker on a
+// queue filled beforehand. Metrics: jobs/s of each and their ratios.
 //
 //	go test -run XXX -bench WorkerVsRaw -benchtime 1x ./worker
 func BenchmarkWorkerVsRawLifecycle(b *testing.B) {
 	cl, _ := startCluster(b)
 	router := cl.RESPAddrs()[0]
 	n := benchJobs(b)
-	var raw, rawPC, wl, wpc float64
+	var raw, rawPC, wl, wlhb, wpc float64
 	for i := range b.N {
 		cfg := bench.DefaultConfig()
 		cfg.Targets = []bench.Target{{Name: "router", Addr: router, RedisAddrs: cl.ShardAddrs()}}
@@ -65,19 +66,22 @@ func BenchmarkWorkerVsRawLifecycle(b *testing.B) {
 				rawPC += r.JobsPerSec
 			}
 		}
-		wl += workerThroughput(b, router, fmt.Sprintf("wbench-life-%d", i), n, true)
-		wpc += workerThroughput(b, router, fmt.Sprintf("wbench-pc-%d", i), n, false)
+		wl += workerThroughput(b, router, fmt.Sprintf("wbench-life-%d", i), n, true, false)
+		wlhb += workerThroughput(b, router, fmt.Sprintf("wbench-lifehb-%d", i), n, true, true)
+		wpc += workerThroughput(b, router, fmt.Sprintf("wbench-pc-%d", i), n, false, false)
 	}
 	k := float64(b.N)
-	raw, rawPC, wl, wpc = raw/k, rawPC/k, wl/k, wpc/k
+	raw, rawPC, wl, wlhb, wpc = raw/k, rawPC/k, wl/k, wlhb/k, wpc/k
 	b.ReportMetric(raw, "raw-lifecycle-jobs/s")
 	b.ReportMetric(wl, "worker-lifecycle-jobs/s")
 	b.ReportMetric(wl/raw, "lifecycle-ratio")
+	b.ReportMetric(wlhb, "worker-lifecycle+hb-jobs/s")
+	b.ReportMetric(wlhb/raw, "lifecycle+hb-ratio")
 	b.ReportMetric(rawPC, "raw-pop+complete-jobs/s")
 	b.ReportMetric(wpc, "worker-pop+complete-jobs/s")
 	b.ReportMetric(wpc/rawPC, "pop+complete-ratio")
-	b.Logf("raw lifecycle %.0f jobs/s, worker lifecycle %.0f jobs/s (%.2f); raw pop+complete %.0f jobs/s, worker %.0f jobs/s (%.2f)",
-		raw, wl, wl/raw, rawPC, wpc, wpc/rawPC)
+	b.Logf("raw lifecycle %.0f jobs/s; worker lifecycle %.0f jobs/s (%.2f), with a heartbeat per job %.0f jobs/s (%.2f); raw pop+complete %.0f jobs/s, worker %.0f jobs/s (%.2f)",
+		raw, wl, wl/raw, wlhb, wlhb/raw, rawPC, wpc, wpc/rawPC)
 }
 
 // benchClient is a client of one router only, with conns connections.
@@ -99,8 +103,8 @@ func benchClient(b *testing.B, router, name string, conns int) *client.Client {
 // goroutines and returns the jobs completed per second. With produce, 32
 // producers put the jobs while the worker runs and the clock starts with
 // the first put; otherwise the jobs are put first and only the worker is
-// timed.
-func workerThroughput(b *testing.B, router, queue string, n int, produce bool) float64 {
+// timed. With beat, each handler heartbeats its job once.
+func workerThroughput(b *testing.B, router, queue string, n int, produce, beat bool) float64 {
 	b.Helper()
 	wc := benchClient(b, router, queue+"-worker", benchConcurrency)
 	pc := benchClient(b, router, queue+"-producer", benchConcurrency)
@@ -139,7 +143,13 @@ func workerThroughput(b *testing.B, router, queue string, n int, produce bool) f
 	}
 	var done atomic.Int64
 	finished := make(chan struct{})
-	w.Handle("Noop", func(context.Context, *client.Job) error { return nil })
+	w.Handle("Noop", func(ctx context.Context, job *client.Job) error {
+		if beat {
+			_, err := job.Heartbeat(ctx)
+			return err
+		}
+		return nil
+	})
 	start := time.Now()
 	runDone := make(chan error, 1)
 	go func() { runDone <- w.Run(ctx) }()
