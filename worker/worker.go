@@ -323,10 +323,10 @@ func (w *Worker) wait() error {
 
 // fetchLoop pops jobs while there are free slots, until stop or drain.
 func (w *Worker) fetchLoop(ctx, runCtx context.Context) {
-	idle := time.NewTimer(0)
-	if !idle.Stop() {
-		<-idle.C
-	}
+	// Timers are synchronous since Go 1.23: after Stop or Reset no stale
+	// tick is received, so no draining is needed.
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
 	defer idle.Stop()
 	for {
 		w.mu.Lock()
@@ -364,9 +364,7 @@ func (w *Worker) fetchLoop(ctx, runCtx context.Context) {
 		select {
 		case <-idle.C:
 		case <-w.wake:
-			if !idle.Stop() {
-				<-idle.C
-			}
+			idle.Stop()
 		case <-w.stopCh:
 		case <-ctx.Done():
 		}
