@@ -20,68 +20,114 @@ import (
 // benchWorkers is the number of concurrent goroutines driving lifecycles.
 const benchWorkers = 8
 
+// tunedRedis is a redis-server configuration suited to this workload: small
+// sorted sets and hashes in their hash-table encodings (a listpack zset
+// prints and parses every score as text on each update) and no per-command
+// latency histograms.
+var tunedRedis = []string{
+	"--zset-max-listpack-entries", "0",
+	"--hash-max-listpack-entries", "0",
+	"--latency-tracking", "no",
+}
+
 // BenchmarkLifecycle measures the Redis CPU one job costs: put, pop,
-// heartbeat, complete (4 EVALSHA calls, arguments as the Ruby client sends
-// them), with 8 goroutines sharing one rueidis client.
+// heartbeat, complete (4 script calls, arguments as the Ruby client sends
+// them), with 8 goroutines sharing one rueidis client (auto-pipelining).
 //
 // Metrics: redis-cpu-us/job is the growth of INFO cpu (used_cpu_user +
-// used_cpu_sys) per job, network handling included; evalsha-us/call is the
-// average script execution time INFO commandstats reports.
+// used_cpu_sys) per job, network handling included; script-us/call is the
+// average script execution time INFO commandstats reports for EVALSHA (or
+// FCALL).
 //
 //	go test -run XXX -bench . ./lua
+//
+// Sub-benchmarks: script (EVALSHA of Script()), library (FCALL of
+// Library()), the same against tunedRedis, and baseline: 4 EVALSHA calls of
+// `return 1` per job, the floor of any script.
 func BenchmarkLifecycle(b *testing.B) {
-	runLifecycles(b, Script(), func(ctx context.Context, c rueidis.Client, sha string, i int64) error {
-		now := func() string {
-			return strconv.FormatFloat(float64(time.Now().UnixNano())/1e9, 'f', 6, 64)
-		}
-		jid := fmt.Sprintf("%032x", i)
-		eval := func(args ...string) rueidis.RedisResult {
-			return c.Do(ctx, c.B().Evalsha().Sha1(sha).Numkeys(0).Arg(args...).Build())
-		}
-		if err := eval("put", now(), "w", "bench", jid, "Bench::Job", `{"n":1}`, "0",
-			"priority", "0", "tags", "[]", "retries", "5", "depends", "[]").Error(); err != nil {
-			return fmt.Errorf("put: %w", err)
-		}
-		popped, err := eval("pop", now(), "bench", "w", "1").ToString()
+	b.Run("script", func(b *testing.B) { runLifecycles(b, loadScript(Script()), lifecycleJob) })
+	b.Run("library", func(b *testing.B) { runLifecycles(b, loadLibrary, lifecycleJob) })
+	b.Run("script-tuned", func(b *testing.B) {
+		runLifecycles(b, loadScript(Script()), lifecycleJob, tunedRedis...)
+	})
+	b.Run("library-tuned", func(b *testing.B) { runLifecycles(b, loadLibrary, lifecycleJob, tunedRedis...) })
+	b.Run("baseline", func(b *testing.B) { runLifecycles(b, loadScript("return 1"), baselineJob) })
+}
+
+// caller runs one script command: args are the command, now and its
+// arguments.
+type caller func(ctx context.Context, args ...string) rueidis.RedisResult
+
+// loader loads the script into a server and returns how to call it, and
+// the INFO commandstats name of the calling command.
+type loader func(ctx context.Context, c rueidis.Client) (caller, string, error)
+
+func loadScript(script string) loader {
+	return func(ctx context.Context, c rueidis.Client) (caller, string, error) {
+		sha, err := c.Do(ctx, c.B().ScriptLoad().Script(script).Build()).ToString()
 		if err != nil {
-			return fmt.Errorf("pop: %w", err)
+			return nil, "", err
 		}
-		var jobs []struct{ Jid string }
-		if err := json.Unmarshal([]byte(popped), &jobs); err != nil || len(jobs) != 1 {
-			return fmt.Errorf("pop = %.80s: %v", popped, err)
-		}
-		got := jobs[0].Jid
-		if err := eval("heartbeat", now(), got, "w", `{"n":1}`).Error(); err != nil {
-			return fmt.Errorf("heartbeat: %w", err)
-		}
-		if err := eval("complete", now(), got, "w", "bench", `{"n":2}`).Error(); err != nil {
-			return fmt.Errorf("complete: %w", err)
-		}
-		return nil
-	})
+		return func(ctx context.Context, args ...string) rueidis.RedisResult {
+			return c.Do(ctx, c.B().Evalsha().Sha1(sha).Numkeys(0).Arg(args...).Build())
+		}, "evalsha", nil
+	}
 }
 
-// BenchmarkBaseline is the floor: the same 4 EVALSHA calls per job of a
-// script that only returns 1.
-func BenchmarkBaseline(b *testing.B) {
-	runLifecycles(b, "return 1", func(ctx context.Context, c rueidis.Client, sha string, i int64) error {
-		for k := 0; k < 4; k++ {
-			if err := c.Do(ctx, c.B().Evalsha().Sha1(sha).Numkeys(0).Arg("x", "1").Build()).Error(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+func loadLibrary(ctx context.Context, c rueidis.Client) (caller, string, error) {
+	if err := c.Do(ctx, c.B().FunctionLoad().Replace().FunctionCode(Library()).Build()).Error(); err != nil {
+		return nil, "", err
+	}
+	return func(ctx context.Context, args ...string) rueidis.RedisResult {
+		return c.Do(ctx, c.B().Fcall().Function(FunctionName).Numkeys(0).Arg(args...).Build())
+	}, "fcall", nil
 }
 
-type lifecycle func(ctx context.Context, c rueidis.Client, sha string, i int64) error
+func benchNow() string {
+	return strconv.FormatFloat(float64(time.Now().UnixNano())/1e9, 'f', 6, 64)
+}
 
-func runLifecycles(b *testing.B, script string, one lifecycle) {
+// lifecycleJob runs one job through put, pop, heartbeat and complete.
+func lifecycleJob(ctx context.Context, call caller, i int64) error {
+	jid := fmt.Sprintf("%032x", i)
+	if err := call(ctx, "put", benchNow(), "w", "bench", jid, "Bench::Job", `{"n":1}`, "0",
+		"priority", "0", "tags", "[]", "retries", "5", "depends", "[]").Error(); err != nil {
+		return fmt.Errorf("put: %w", err)
+	}
+	popped, err := call(ctx, "pop", benchNow(), "bench", "w", "1").ToString()
+	if err != nil {
+		return fmt.Errorf("pop: %w", err)
+	}
+	var jobs []struct{ Jid string }
+	if err := json.Unmarshal([]byte(popped), &jobs); err != nil || len(jobs) != 1 {
+		return fmt.Errorf("pop = %.80s: %v", popped, err)
+	}
+	got := jobs[0].Jid
+	if err := call(ctx, "heartbeat", benchNow(), got, "w", `{"n":1}`).Error(); err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	if err := call(ctx, "complete", benchNow(), got, "w", "bench", `{"n":2}`).Error(); err != nil {
+		return fmt.Errorf("complete: %w", err)
+	}
+	return nil
+}
+
+// baselineJob makes 4 calls of a script that only returns 1.
+func baselineJob(ctx context.Context, call caller, i int64) error {
+	for k := 0; k < 4; k++ {
+		if err := call(ctx, "x", "1").Error(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runLifecycles(b *testing.B, load loader, one func(context.Context, caller, int64) error, redisArgs ...string) {
 	// QLESS_BENCH_ADDR points the benchmark at an existing server (e.g. one
-	// being profiled with perf) instead of a fresh one. It is FLUSHALLed.
+	// being profiled) instead of a fresh one. It is FLUSHALLed.
 	addr := os.Getenv("QLESS_BENCH_ADDR")
 	if addr == "" {
-		addr = redistest.Start(b).Addr
+		addr = redistest.Start(b, redisArgs...).Addr
 	}
 	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
 	if err != nil {
@@ -89,11 +135,11 @@ func runLifecycles(b *testing.B, script string, one lifecycle) {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	sha, err := c.Do(ctx, c.B().ScriptLoad().Script(script).Build()).ToString()
-	if err != nil {
+	if err := c.Do(ctx, c.B().Flushall().Build()).Error(); err != nil {
 		b.Fatal(err)
 	}
-	if err := c.Do(ctx, c.B().Flushall().Build()).Error(); err != nil {
+	call, stat, err := load(ctx, c)
+	if err != nil {
 		b.Fatal(err)
 	}
 	if err := c.Do(ctx, c.B().ConfigResetstat().Build()).Error(); err != nil {
@@ -114,7 +160,7 @@ func runLifecycles(b *testing.B, script string, one lifecycle) {
 				if i > n {
 					return
 				}
-				if err := one(ctx, c, sha, i); err != nil {
+				if err := one(ctx, call, i); err != nil {
 					failed.Store(true)
 					b.Error(err)
 					return
@@ -126,11 +172,7 @@ func runLifecycles(b *testing.B, script string, one lifecycle) {
 	b.StopTimer()
 	cpu := redisCPU(b, c) - cpu0
 	b.ReportMetric(cpu*1e6/float64(b.N), "redis-cpu-us/job")
-	b.ReportMetric(evalshaUsecPerCall(b, c), "evalsha-us/call")
-	if testing.Verbose() {
-		info, _ := c.Do(ctx, c.B().Info().Section("commandstats").Build()).ToString()
-		b.Logf("commandstats after %d jobs:\n%s", b.N, info)
-	}
+	b.ReportMetric(usecPerCall(b, c, stat), "script-us/call")
 }
 
 // redisCPU returns used_cpu_user + used_cpu_sys of INFO cpu, in seconds.
@@ -153,14 +195,14 @@ func redisCPU(b *testing.B, c rueidis.Client) float64 {
 	return total
 }
 
-// evalshaUsecPerCall returns usec_per_call of cmdstat_evalsha.
-func evalshaUsecPerCall(b *testing.B, c rueidis.Client) float64 {
+// usecPerCall returns usec_per_call of cmdstat_<command>.
+func usecPerCall(b *testing.B, c rueidis.Client, command string) float64 {
 	info, err := c.Do(context.Background(), c.B().Info().Section("commandstats").Build()).ToString()
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, line := range strings.Split(info, "\n") {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_evalsha:")
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+command+":")
 		if !ok {
 			continue
 		}
@@ -174,9 +216,10 @@ func evalshaUsecPerCall(b *testing.B, c rueidis.Client) float64 {
 	return 0
 }
 
-// BenchmarkCommands splits the lifecycle: b.N puts, then b.N pops, b.N
-// heartbeats and b.N completes, each phase reporting its own average script
-// time (<command>-us/call, INFO commandstats).
+// BenchmarkCommands splits the lifecycle of the script: b.N puts, then b.N
+// pops, b.N heartbeats and b.N completes, each phase reporting its own
+// average script time (<command>-us/call). The sets grow to b.N entries
+// here, unlike in BenchmarkLifecycle.
 func BenchmarkCommands(b *testing.B) {
 	srv := redistest.Start(b)
 	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
@@ -185,11 +228,9 @@ func BenchmarkCommands(b *testing.B) {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	if err := c.Do(ctx, c.B().ScriptLoad().Script(Script()).Build()).Error(); err != nil {
+	call, stat, err := loadScript(Script())(ctx, c)
+	if err != nil {
 		b.Fatal(err)
-	}
-	eval := func(args ...string) rueidis.RedisResult {
-		return c.Do(ctx, c.B().Evalsha().Sha1(SHA()).Numkeys(0).Arg(args...).Build())
 	}
 	jid := func(i int) string { return fmt.Sprintf("%032x", i) }
 	phase := func(name string, args func(i int) []string) {
@@ -197,18 +238,20 @@ func BenchmarkCommands(b *testing.B) {
 			b.Fatal(err)
 		}
 		for i := 0; i < b.N; i++ {
-			if err := eval(args(i)...).Error(); err != nil && !rueidis.IsRedisNil(err) {
+			if err := call(ctx, args(i)...).Error(); err != nil && !rueidis.IsRedisNil(err) {
 				b.Fatalf("%s: %v", name, err)
 			}
 		}
-		b.ReportMetric(evalshaUsecPerCall(b, c), name+"-us/call")
+		b.ReportMetric(usecPerCall(b, c, stat), name+"-us/call")
 	}
 	b.ResetTimer()
 	phase("put", func(i int) []string {
-		return []string{"put", "1000", "w", "bench", jid(i), "Bench::Job", `{"n":1}`, "0",
+		return []string{"put", benchNow(), "w", "bench", jid(i), "Bench::Job", `{"n":1}`, "0",
 			"priority", "0", "tags", "[]", "retries", "5", "depends", "[]"}
 	})
-	phase("pop", func(i int) []string { return []string{"pop", "1001", "bench", "w", "1"} })
-	phase("heartbeat", func(i int) []string { return []string{"heartbeat", "1002", jid(i), "w", `{"n":1}`} })
-	phase("complete", func(i int) []string { return []string{"complete", "1003", jid(i), "w", "bench", `{"n":2}`} })
+	phase("pop", func(i int) []string { return []string{"pop", benchNow(), "bench", "w", "1"} })
+	phase("heartbeat", func(i int) []string { return []string{"heartbeat", benchNow(), jid(i), "w", `{"n":1}`} })
+	phase("complete", func(i int) []string {
+		return []string{"complete", benchNow(), jid(i), "w", "bench", `{"n":2}`}
+	})
 }

@@ -12,6 +12,8 @@ import "strings"
 //     and the same without the `user_script:<n>:` part for errors Redis
 //     raises itself inside a script (e.g. the arity error of `pause` with no
 //     queue names);
+//   - Redis 7 functions (FCALL of Library()): the same with
+//     `user_function:<n>:` and the function's name in place of the sha;
 //   - Redis 3 to 6: `ERR Error running script (call to f_<sha>):
 //     @user_script:<n>: user_script:<n>: <msg> `, and the same without the
 //     second `user_script:<n>:` for failed assertions and library errors.
@@ -36,6 +38,7 @@ func ParseError(text string) (message string, ok bool) {
 		return strings.TrimSpace(text), false
 	}
 	body = trimPosition(body, "user_script:")
+	body = trimPosition(body, "user_function:")
 	return strings.TrimSpace(body), true
 }
 
@@ -44,6 +47,14 @@ func ParseError(text string) (message string, ok bool) {
 // EVAL.`), so that the caller should SCRIPT LOAD (or EVAL) and retry.
 func IsNoScript(text string) bool {
 	return strings.HasPrefix(strings.TrimSpace(text), "NOSCRIPT")
+}
+
+// IsNoFunction reports whether an error reply text to FCALL says that the
+// function is not loaded (`ERR Function not found`), so that the caller
+// should FUNCTION LOAD Library() and retry.
+func IsNoFunction(text string) bool {
+	t := strings.TrimPrefix(strings.TrimSpace(text), "ERR ")
+	return t == "Function not found"
 }
 
 // IsMissingJob reports whether a qless message (from ParseError) says that
@@ -55,23 +66,26 @@ func IsMissingJob(message string) bool {
 		strings.HasPrefix(message, "Recur(): No recurring job ")
 }
 
-// trimRedis7Suffix removes Redis 7's ` script: <40 hex>, on @user_script:<n>.`
-// from the end of s.
+// trimRedis7Suffix removes Redis 7's ` script: <sha or function name>, on
+// @user_script:<n>.` (or `@user_function:<n>.`) from the end of s.
 func trimRedis7Suffix(s string) (string, bool) {
 	i := strings.LastIndex(s, " script: ")
 	if i < 0 {
 		return s, false
 	}
 	tail := s[i+len(" script: "):]
-	if len(tail) < 40 || !isHex(tail[:40]) {
+	j := strings.Index(tail, ", on @user_")
+	if j <= 0 || strings.ContainsAny(tail[:j], " \t") {
 		return s, false
 	}
-	tail = tail[40:]
-	const on = ", on @user_script:"
-	if !strings.HasPrefix(tail, on) {
+	tail = tail[j+len(", on @"):]
+	if rest, ok := strings.CutPrefix(tail, "user_script:"); ok {
+		tail = rest
+	} else if rest, ok := strings.CutPrefix(tail, "user_function:"); ok {
+		tail = rest
+	} else {
 		return s, false
 	}
-	tail = tail[len(on):]
 	n := digits(tail)
 	if n == 0 || tail[n:] != "." {
 		return s, false
@@ -98,14 +112,4 @@ func digits(s string) int {
 		n++
 	}
 	return n
-}
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

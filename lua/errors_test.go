@@ -41,6 +41,16 @@ func TestParseError(t *testing.T) {
 			want: "WRONGTYPE Operation against a key holding the wrong kind of value", ok: true,
 		},
 		{
+			name: "redis 7 function",
+			text: "ERR user_function:1713: Unknown command nope script: qless, on @user_function:1713.",
+			want: "Unknown command nope", ok: true,
+		},
+		{
+			name: "redis 7 function, error raised by redis",
+			text: "ERR Wrong number of args calling Redis command from script script: qless, on @user_function:9.",
+			want: "Wrong number of args calling Redis command from script", ok: true,
+		},
+		{
 			name: "redis 6 explicit error",
 			text: "ERR Error running script (call to f_" + testSHA + "): @user_script:7: user_script:7: Fail(): Job j1does not exist ",
 			want: "Fail(): Job j1does not exist", ok: true,
@@ -67,8 +77,13 @@ func TestParseError(t *testing.T) {
 		},
 		{
 			name: "bad suffix is not stripped",
-			text: "ERR something script: nothex, on @user_script:1.",
-			want: "ERR something script: nothex, on @user_script:1.", ok: false,
+			text: "ERR something script: a b, on @user_script:1.",
+			want: "ERR something script: a b, on @user_script:1.", ok: false,
+		},
+		{
+			name: "suffix without line is not stripped",
+			text: "ERR something script: qless, on @user_script:x.",
+			want: "ERR something script: qless, on @user_script:x.", ok: false,
 		},
 	}
 	for _, c := range cases {
@@ -92,6 +107,20 @@ func TestIsNoScript(t *testing.T) {
 	} {
 		if got := IsNoScript(text); got != want {
 			t.Errorf("IsNoScript(%q) = %v, want %v", text, got, want)
+		}
+	}
+}
+
+func TestIsNoFunction(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]bool{
+		"ERR Function not found":                        true,
+		"Function not found":                            true,
+		"NOSCRIPT No matching script. Please use EVAL.": false,
+		"ERR user_function:1: Function not found script: qless, on @user_function:1.": false,
+	} {
+		if got := IsNoFunction(text); got != want {
+			t.Errorf("IsNoFunction(%q) = %v, want %v", text, got, want)
 		}
 	}
 }

@@ -16,14 +16,32 @@ import (
 	"github.com/qless-router/qless-router/internal/redistest"
 )
 
-// qless is a test connection to a fresh redis-server with the script loaded.
+// qless is a test connection to a fresh redis-server with the script, or
+// the function library, loaded.
 type qless struct {
 	t    testing.TB
 	addr string
 	c    rueidis.Client
+	lib  bool // calls go through FCALL of Library() instead of EVALSHA
 }
 
-func newQless(t testing.TB) *qless {
+// forms runs f against the script (EVALSHA) and against the function
+// library (FCALL), each with its own server: both forms must behave alike.
+func forms(t *testing.T, f func(t *testing.T, q *qless)) {
+	t.Helper()
+	for _, lib := range []bool{false, true} {
+		name := "script"
+		if lib {
+			name = "library"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, newQless(t, lib))
+		})
+	}
+}
+
+func newQless(t testing.TB, lib bool) *qless {
 	t.Helper()
 	srv := redistest.Start(t)
 	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
@@ -31,8 +49,19 @@ func newQless(t testing.TB) *qless {
 		t.Fatalf("rueidis.NewClient(%s): %v", srv.Addr, err)
 	}
 	t.Cleanup(c.Close)
-	q := &qless{t: t, addr: srv.Addr, c: c}
-	sha, err := c.Do(context.Background(), c.B().ScriptLoad().Script(Script()).Build()).ToString()
+	q := &qless{t: t, addr: srv.Addr, c: c, lib: lib}
+	ctx := context.Background()
+	if lib {
+		name, err := c.Do(ctx, c.B().FunctionLoad().Replace().FunctionCode(Library()).Build()).ToString()
+		if err != nil {
+			t.Fatalf("FUNCTION LOAD: %v", err)
+		}
+		if name != LibraryName {
+			t.Fatalf("FUNCTION LOAD = %s, want %s", name, LibraryName)
+		}
+		return q
+	}
+	sha, err := c.Do(ctx, c.B().ScriptLoad().Script(Script()).Build()).ToString()
 	if err != nil {
 		t.Fatalf("SCRIPT LOAD: %v", err)
 	}
@@ -42,9 +71,29 @@ func newQless(t testing.TB) *qless {
 	return q
 }
 
-// eval runs EVALSHA SHA() 0 args... and returns the raw result.
+// eval runs EVALSHA SHA() 0 args... (or FCALL) and returns the raw result.
 func (q *qless) eval(args ...string) rueidis.RedisResult {
-	return q.c.Do(context.Background(), q.c.B().Evalsha().Sha1(SHA()).Numkeys(0).Arg(args...).Build())
+	return q.evalKeys(nil, args...)
+}
+
+// evalKeys is eval with keys, which the script must refuse.
+func (q *qless) evalKeys(keys []string, args ...string) rueidis.RedisResult {
+	if q.lib {
+		return q.c.Do(context.Background(), q.c.B().Fcall().Function(FunctionName).
+			Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
+	}
+	return q.c.Do(context.Background(), q.c.B().Evalsha().Sha1(SHA()).
+		Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
+}
+
+// evalList runs a script command that must answer an array of strings.
+func (q *qless) evalList(args ...string) []string {
+	q.t.Helper()
+	l, err := q.eval(args...).AsStrSlice()
+	if err != nil {
+		q.t.Fatalf("%v: %v", args, err)
+	}
+	return l
 }
 
 // str runs a script command that must answer a string (bulk) reply.

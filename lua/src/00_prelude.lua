@@ -1,66 +1,35 @@
 -- qless server script of qless-router, written from spec/qless-protocol.md
 -- (the "spec"; section numbers below refer to it).
 --
--- The files lua/src/*.lua are concatenated in file-name order into ONE chunk.
--- Redis runs that whole chunk on every EVALSHA, so per-call setup is what we
--- pay for on every command:
+-- The files lua/src/*.lua are assembled in file-name order (lua/lua.go):
+--   00 prelude: names and constants; 01 entry: per-call checks and state;
+--   02-09 shared helpers; 10-89 commands; 90 the final fall-through.
+-- As a script (EVAL/EVALSHA) they form ONE chunk that Redis runs on every
+-- call, so per-call setup is what every command pays for:
 --   * command bodies are top-level `if cmd == '<name>' then ... return end`
---     blocks (10_* .. 70_*), so no closure is created for commands not run;
---   * shared helpers (01_* .. 05_*) are created only when the running command
---     needs them (`if cmd == ... then helper = function ... end`);
+--     blocks, so no closure is created for the commands not run;
+--   * shared helpers are created only when the running command needs them
+--     (`if LIB or cmd == ... then helper = function ... end`);
 --   * everything is `local`: Redis 7 forbids globals and writes to built-in
 --     tables such as `table` or `string`.
+-- As a Redis 7 function library (FUNCTION LOAD, FCALL qless 0 <argv...>) the
+-- prelude and helpers run once at load (LIB is true there) and the entry
+-- and commands form the body of the registered function.
 -- Errors are raised with error(msg) (level 1), which Redis 7 reports as
 -- "ERR user_script:<line>: <msg> script: <sha>, on @user_script:<line>." (1.4).
 -- Errors are not atomic (1.4): effects made before a failing check stay, and
 -- the commands below keep the reference order of effects and checks.
 
-local call = redis.call
-local encode, decode = cjson.encode, cjson.decode
-local tonumber, tostring, error, ipairs = tonumber, tostring, error, ipairs
-local floor = math.floor
-local sfmt, concat = string.format, table.concat
+-- true only in the function-library form (lua.Library()).
+local LIB = false
 
--- 1.1: no keys, a known command name, then `now`.
-if #KEYS ~= 0 then error('No Keys should be provided') end
-local ARGV = ARGV
-local nargs = #ARGV
-local cmd = ARGV[1]
-if cmd == nil then error('Must provide a command') end
-
-local now = nargs >= 2 and tonumber(ARGV[2])
-if not now then
-  -- An unknown command is reported before a bad time. On the normal path
-  -- an unknown name falls through every block to 90_dispatch.lua instead.
-  local names = ' get multiget config.get config.set config.unset queues complete failed fail jobs retry depends heartbeat workers track tag stats priority log peek pop pause unpause cancel timeout put requeue unfail recur unrecur recur.get recur.update recur.tag recur.untag length worker.deregister queue.forget '
-  if string.find(cmd, ' ', 1, true) or not string.find(names, ' ' .. cmd .. ' ', 1, true) then
-    error('Unknown command ' .. cmd)
-  end
-  -- tonumber() with no argument raises the reference's error for a missing
-  -- time; a present non-number gets the literal "nil".
-  if nargs < 2 then tonumber() end
-  error('Arg "now" missing or not a number: nil')
-end
-
--- now as a redis.call argument. Redis reads a score with strtod, as Lua's
--- tonumber did, so the client's text stands for exactly the same double;
--- Redis only refuses what tonumber accepts when the text has whitespace at
--- either end or the value is out of range (zero, infinite or nan), and such
--- a time is formatted as Redis would format the number (%.17g). This saves
--- a number-to-text conversion at every call that passes the time.
-local NOWF = ARGV[2]
-if not (now > 0 and now < 1e15) or string.byte(NOWF, 1) <= 32
-  or string.byte(NOWF, -1) <= 32 then
-  NOWF = sfmt('%.17g', now)
-end
-
--- bin(now) (spec notation): midnight of now's day, for statistics keys, as
--- the reference writes it (a Lua number concatenated, "%.14g"); "%d" gives
--- the same text for the times that occur and is cheaper.
-local DAY = now - now % 86400
-if now > 0 and now < 1e14 and (cmd == 'pop' or cmd == 'complete' or cmd == 'fail'
-  or cmd == 'retry') then
-  DAY = sfmt('%d', DAY)
+-- Library names, bound here for a script and on the first call in a
+-- function library (which cannot see them while it loads).
+local call, encode, decode, tonumber, tostring, error, ipairs, floor, sfmt, concat
+if not LIB then
+  call, encode, decode, tonumber, tostring, error, ipairs, floor, sfmt, concat =
+    redis.call, cjson.encode, cjson.decode, _G.tonumber, _G.tostring, _G.error,
+    _G.ipairs, math.floor, string.format, table.concat
 end
 
 -- The default of every option that has one (3). Options without a default
@@ -69,3 +38,9 @@ end
 local DEF_HEARTBEAT, DEF_GRACE = 60, 10
 local DEF_JOBS_HISTORY, DEF_JOBS_HISTORY_COUNT = 604800, 50000
 local DEF_MAX_JOB_HISTORY, DEF_MAX_WORKER_AGE = 100, 86400
+
+-- Per-call state, set by the entry (01_entry.lua):
+--   cmd   the command name (ARGV[1]); now: the time (ARGV[2]) as a number;
+--   NOWF  now as a redis.call argument; DAY: bin(now) for statistics keys;
+--   WHEN  floor(now) as JSON, the `when` of history entries (on first use).
+local cmd, now, NOWF, DAY, WHEN

@@ -1,9 +1,5 @@
 -- 2.3: job history list ql:j:<jid>-history, entries [when, what(, details)].
 
--- floor(now) as JSON, the `when` of history entries; computed on first use
--- (cjson refuses inf/nan only where the reference would too).
-local WHEN
-
 -- hist_push(jid, what, details, limit, legacy, when) appends one entry.
 --   what, details: JSON texts (details may be nil); when: JSON text, default
 --   floor(now); limit: max-job-history if the caller already read it (nil:
@@ -11,7 +7,7 @@ local WHEN
 --   field, which is migrated into the list and deleted first (2.3).
 -- With what == nil it only migrates (used by reads such as get).
 local hist_push
-if cmd ~= 'heartbeat' and cmd ~= 'config.get' and cmd ~= 'config.set'
+if LIB or cmd ~= 'heartbeat' and cmd ~= 'config.get' and cmd ~= 'config.set'
   and cmd ~= 'config.unset' and cmd ~= 'length' and cmd ~= 'pause'
   and cmd ~= 'unpause' then
   hist_push = function(jid, what, details, limit, legacy, when)

@@ -6,7 +6,7 @@
 --  and with `all` also 12 jid, 13 state, 14 worker, 15 expires (pop knows
 --  those four itself and saves reading them).
 local job_hmget, job_json
-if cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
+if LIB or cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
   or cmd == 'track' then
   job_hmget = function(key, all)
     if all then

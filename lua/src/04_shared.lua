@@ -3,7 +3,7 @@
 -- stat(queue, kind, v): record value v in ql:s:<kind>:<bin(now)>:<queue>
 -- (9: Welford update of total/mean/vk plus one histogram counter).
 local stat
-if cmd == 'pop' or cmd == 'complete' then
+if LIB or cmd == 'pop' or cmd == 'complete' then
   stat = function(queue, kind, v)
     local key = 'ql:s:' .. kind .. ':' .. DAY .. ':' .. queue
     local fv = floor(v)
@@ -41,7 +41,7 @@ end
 -- check_scheduled(queue, n): move up to n due jobs (score in [0, now]) from
 -- -scheduled to -work, re-scored with the current now (5). n < 0 means all.
 local check_scheduled
-if cmd == 'pop' or cmd == 'peek' or cmd == 'queues' or cmd == 'jobs' then
+if LIB or cmd == 'pop' or cmd == 'peek' or cmd == 'queues' or cmd == 'jobs' then
   check_scheduled = function(queue, n)
     if n == 0 then return end
     local qk = 'ql:q:' .. queue
@@ -60,7 +60,7 @@ end
 -- check_recurring(queue, n): spawn up to n due instances of the queue's
 -- recurring templates (8). The n slots are shared by all templates.
 local check_recurring
-if cmd == 'pop' or cmd == 'peek' then
+if LIB or cmd == 'pop' or cmd == 'peek' then
   check_recurring = function(queue, n)
     if n <= 0 then return end
     local qk = 'ql:q:' .. queue
@@ -107,7 +107,7 @@ end
 -- dep_add(jid, deps): for each D in deps whose job exists and is not
 -- complete, record the edge jid -> D in both directions (5).
 local dep_add
-if cmd == 'put' or cmd == 'requeue' or cmd == 'complete' or cmd == 'depends' then
+if LIB or cmd == 'put' or cmd == 'requeue' or cmd == 'complete' or cmd == 'depends' then
   dep_add = function(jid, deps)
     local dkey = 'ql:j:' .. jid .. '-dependencies'
     for _, d in ipairs(deps) do
@@ -123,7 +123,7 @@ end
 -- untag(jid, tags_json): drop a job from the tag indexes of its tags:
 -- ZREM ql:t:<tag> and decrement ql:tags (13).
 local untag
-if cmd == 'put' or cmd == 'requeue' or cmd == 'complete' or cmd == 'cancel' then
+if LIB or cmd == 'put' or cmd == 'requeue' or cmd == 'complete' or cmd == 'cancel' then
   untag = function(jid, tags_json)
     if not tags_json then return end
     for _, t in ipairs(decode(tags_json)) do
