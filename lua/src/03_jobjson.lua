@@ -42,9 +42,7 @@ if LIB or cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
     if tracked == nil then tracked = call('zscore', 'ql:tracked', jid) end
 
     -- History entries become objects: the details' keys plus when and what.
-    -- Entries the server writes ([when,"what"] or [when,"what",{...}] without
-    -- keys named when/what) are rewritten as text; anything else goes through
-    -- decode/encode. Details that are not a table fail like the reference.
+    -- Details that are not a table fail like the reference (2.3).
     local hist = call('lrange', key .. '-history', '0', '-1')
     local hj
     if #hist == 0 then
@@ -53,31 +51,21 @@ if LIB or cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
       local parts = {}
       for i = 1, #hist do
         local e = hist[i]
-        -- [when,"what"] or [when,"what",{...}], without backslashes (so the
-        -- quotes are plain) and without keys named when/what, is rewritten
-        -- as text, found with plain searches (Lua patterns cost more).
-        local c1 = string.find(e, ',', 1, true)
-        local q2 = c1 and string.byte(e, c1 + 1) == 34 and string.find(e, '"', c1 + 2, true)
-        local simple = q2 and not string.find(e, '\\', 1, true)
-          and not string.find(e, '"wh', q2, true)
-        if simple then
-          local tail = string.byte(e, q2 + 1)
-          if tail == 93 and q2 + 1 == #e then -- ]
-            parts[i] = '{"when":' .. string.sub(e, 2, c1 - 1) .. ',"what":'
-              .. string.sub(e, c1 + 1, q2) .. '}'
-          elseif tail == 44 and string.byte(e, q2 + 2) == 123 then -- ,{
-            if q2 + 4 == #e then -- ,{}]
-              parts[i] = '{"when":' .. string.sub(e, 2, c1 - 1) .. ',"what":'
-                .. string.sub(e, c1 + 1, q2) .. '}'
-            else
-              parts[i] = string.sub(e, q2 + 2, -3) .. ',"when":' .. string.sub(e, 2, c1 - 1)
-                .. ',"what":' .. string.sub(e, c1 + 1, q2) .. '}'
-            end
-          else
-            simple = false
+        -- [when,"what",{details}] or [when,"what"] without backslashes
+        -- (so quotes are plain) is rewritten with one match; details with a
+        -- key when/what, and everything else, take the decode path.
+        local w, what, inner = string.match(e, '^%[([^,]*),("[^"\\]*"),{([^\\]*)}%]$')
+        if w then
+          if inner == '' then
+            parts[i] = '{"when":' .. w .. ',"what":' .. what .. '}'
+          elseif not string.find(inner, '"wh', 1, true) then
+            parts[i] = '{' .. inner .. ',"when":' .. w .. ',"what":' .. what .. '}'
           end
+        else
+          w, what = string.match(e, '^%[([^,]*),("[^"\\]*")%]$')
+          if w then parts[i] = '{"when":' .. w .. ',"what":' .. what .. '}' end
         end
-        if not simple then
+        if not parts[i] then
           local t = decode(e)
           local d = t[3]
           if d == nil then d = {} end
@@ -122,7 +110,7 @@ if LIB or cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
       .. ',"tags":' .. (f[7] or '{}')
       .. ',"history":' .. hj
       .. ',"failure":' .. (f[8] or '{}')
-      .. ',"spawned_from_jid":' .. encode(f[9])
+      .. ',"spawned_from_jid":' .. (f[9] and encode(f[9]) or 'false')
       .. ',"dependents":' .. dependents
       .. ',"dependencies":' .. dependencies
       .. '}'
