@@ -41,6 +41,12 @@ type Config struct {
 	Concurrency int
 	// Mode is Goroutines (the default) or ProcessPerJob.
 	Mode Mode
+	// Fetchers is the number of pops that may be in flight at once; each
+	// takes at most Concurrency/Fetchers jobs. More than one keeps a busy
+	// worker's slots filled while a pop travels. 0 means Concurrency/8
+	// rounded up, at most 4. The Reserver is then called from that many
+	// goroutines at once.
+	Fetchers int
 	// HeartbeatInterval is the time between two heartbeats of a running
 	// job. 0 means a third of the time the job's lock had left when it was
 	// popped (the lock length is the server's `heartbeat` or
@@ -121,6 +127,8 @@ func (c Config) Validate() error {
 		return errors.New("worker: Config.Queues is empty")
 	case c.Concurrency < 0:
 		return fmt.Errorf("worker: Config.Concurrency = %d, want >= 0", c.Concurrency)
+	case c.Fetchers < 0:
+		return fmt.Errorf("worker: Config.Fetchers = %d, want >= 0", c.Fetchers)
 	case c.Mode != Goroutines && c.Mode != ProcessPerJob:
 		return fmt.Errorf("worker: Config.Mode = %v, want Goroutines or ProcessPerJob", c.Mode)
 	case c.HeartbeatInterval < 0:
@@ -150,6 +158,10 @@ func (c Config) withDefaults() Config {
 	if c.Concurrency == 0 {
 		c.Concurrency = 1
 	}
+	if c.Fetchers == 0 {
+		c.Fetchers = min((c.Concurrency+7)/8, 4)
+	}
+	c.Fetchers = min(c.Fetchers, c.Concurrency)
 	if c.MinHeartbeatInterval == 0 {
 		c.MinHeartbeatInterval = 50 * time.Millisecond
 	}

@@ -199,6 +199,7 @@ func TestConfigValidate(t *testing.T) {
 		{"Queues", func(c *Config) { c.Queues = nil }},
 		{"Queues[1]", func(c *Config) { c.Queues = []string{"a", ""} }},
 		{"Concurrency", func(c *Config) { c.Concurrency = -1 }},
+		{"Fetchers", func(c *Config) { c.Fetchers = -1 }},
 		{"Mode", func(c *Config) { c.Mode = 7 }},
 		{"HeartbeatInterval", func(c *Config) { c.HeartbeatInterval = -1 }},
 		{"Interval", func(c *Config) { c.Interval = -1 }},

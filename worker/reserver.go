@@ -13,8 +13,10 @@ import (
 // name). It is what a Reserver calls.
 type PopFunc func(ctx context.Context, queue string, n int) ([]*client.Job, error)
 
-// Reserver picks the queues a worker pops from. The worker calls Reserve
-// from one goroutine at a time; a Reserver may keep state between calls.
+// Reserver picks the queues a worker pops from. It may keep state between
+// calls. The worker calls Reserve from Config.Fetchers goroutines at once
+// (one when Concurrency <= 8, by default), so it must be safe for
+// concurrent use.
 type Reserver interface {
 	// Reserve pops at most n (>= 1) jobs from queues through pop and
 	// returns them. No job and no error means that the queues had no work:

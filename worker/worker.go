@@ -44,6 +44,7 @@ type Worker struct {
 	pop  PopFunc
 
 	stats counters
+	debug bool // the logger takes debug records
 
 	mu       sync.Mutex
 	tasks    map[string]*task // guarded by mu; running jobs by jid
@@ -51,8 +52,9 @@ type Worker struct {
 	draining bool             // guarded by mu
 	stopped  bool             // guarded by mu
 	started  bool             // guarded by mu; Run was called
+	reserved int              // guarded by mu; slots held by pops in flight
+	changed  chan struct{}    // guarded by mu; closed and replaced at a control change or a freed slot
 	stopCh   chan struct{}    // closed by Stop
-	wake     chan struct{}    // cap 1: a control change or a freed slot
 	wg       sync.WaitGroup   // running tasks
 }
 
@@ -68,15 +70,16 @@ func New(c *client.Client, cfg Config) (*Worker, error) {
 	cfg = cfg.withDefaults()
 	cfg.Queues = slices.Clone(cfg.Queues)
 	w := &Worker{
-		c:      c,
-		cfg:    cfg,
-		reg:    NewRegistry(),
-		name:   c.WorkerName(),
-		tasks:  make(map[string]*task),
-		stopCh: make(chan struct{}),
-		wake:   make(chan struct{}, 1),
+		c:       c,
+		cfg:     cfg,
+		reg:     NewRegistry(),
+		name:    c.WorkerName(),
+		tasks:   make(map[string]*task),
+		stopCh:  make(chan struct{}),
+		changed: make(chan struct{}),
 	}
 	w.log = cfg.Logger.With("component", "worker", "worker", w.name)
+	w.debug = w.log.Enabled(context.Background(), slog.LevelDebug)
 	w.pop = func(ctx context.Context, queue string, n int) ([]*client.Job, error) {
 		return c.Queue(queue).PopMany(ctx, n)
 	}
@@ -155,11 +158,16 @@ func (w *Worker) Paused() bool {
 	return w.paused
 }
 
+// notifyLocked wakes every fetcher. Callers hold mu.
+func (w *Worker) notifyLocked() {
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
 func (w *Worker) poke() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+	w.mu.Lock()
+	w.notifyLocked()
+	w.mu.Unlock()
 }
 
 // Stop makes Run return now: it stops taking jobs and cancels the running
@@ -177,7 +185,7 @@ func (w *Worker) Stop() {
 	for _, t := range w.tasks {
 		t.cancel(ErrStopped)
 	}
-	w.poke()
+	w.notifyLocked()
 }
 
 // Drain makes the worker stop taking jobs and Run return once the running
@@ -286,8 +294,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	watchDone := w.watchLocks(watchCtx)
 
 	w.log.Info("worker started", "queues", w.cfg.Queues, "concurrency", w.cfg.Concurrency,
-		"mode", w.cfg.Mode.String())
-	w.fetchLoop(fetchCtx, context.WithoutCancel(ctx))
+		"mode", w.cfg.Mode.String(), "fetchers", w.cfg.Fetchers)
+	var fetchers sync.WaitGroup
+	for range w.cfg.Fetchers {
+		fetchers.Go(func() { w.fetchLoop(fetchCtx, context.WithoutCancel(ctx)) })
+	}
+	fetchers.Wait()
+	if w.isDraining() {
+		w.log.Info("draining: waiting for running jobs", "jobs", len(w.Running()))
+	}
 
 	err := w.wait()
 	cancelFetch()
@@ -321,8 +336,17 @@ func (w *Worker) wait() error {
 		len(left), w.cfg.StopTimeout, left)
 }
 
+func (w *Worker) isDraining() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.draining && !w.stopped
+}
+
 // fetchLoop pops jobs while there are free slots, until stop or drain.
+// Config.Fetchers of them run at once, each popping at most its share of
+// the slots, so that several pops can be in flight.
 func (w *Worker) fetchLoop(ctx, runCtx context.Context) {
+	share := (w.cfg.Concurrency + w.cfg.Fetchers - 1) / w.cfg.Fetchers
 	// Timers are synchronous since Go 1.23: after Stop or Reset no stale
 	// tick is received, so no draining is needed.
 	idle := time.NewTimer(time.Hour)
@@ -331,26 +355,35 @@ func (w *Worker) fetchLoop(ctx, runCtx context.Context) {
 	for {
 		w.mu.Lock()
 		stopped, draining, paused := w.stopped, w.draining, w.paused
-		free := w.cfg.Concurrency - len(w.tasks)
+		n := min(w.cfg.Concurrency-len(w.tasks)-w.reserved, share)
+		changed := w.changed
+		if !stopped && !draining && !paused && n > 0 {
+			w.reserved += n
+		}
 		w.mu.Unlock()
 		if stopped || draining || ctx.Err() != nil {
-			if draining && !stopped {
-				w.log.Info("draining: waiting for running jobs", "jobs", w.cfg.Concurrency-free)
-			}
 			return
 		}
-		if paused || free <= 0 {
+		if paused || n <= 0 {
 			select {
-			case <-w.wake:
-			case <-w.stopCh:
+			case <-changed:
 			case <-ctx.Done():
 			}
 			continue
 		}
-		jobs, err := w.cfg.Reserver.Reserve(ctx, w.cfg.Queues, free, w.pop)
+		jobs, err := w.cfg.Reserver.Reserve(ctx, w.cfg.Queues, n, w.pop)
 		for _, j := range jobs {
 			w.start(runCtx, j)
 		}
+		w.mu.Lock()
+		w.reserved -= n
+		if len(jobs) > 0 && len(jobs) < n {
+			// Unused slots for the other fetchers. (Not after an empty
+			// pop: idle fetchers would wake each other up.)
+			w.notifyLocked()
+		}
+		changed = w.changed
+		w.mu.Unlock()
 		if err != nil && ctx.Err() == nil {
 			w.stats.errors.Add(1)
 			w.log.Warn("pop failed", "error", err)
@@ -359,14 +392,14 @@ func (w *Worker) fetchLoop(ctx, runCtx context.Context) {
 			continue
 		}
 		// Nothing to do (or an error): wait the idle interval, or for a
-		// control change.
+		// control change or a freed slot.
 		idle.Reset(w.cfg.Interval)
 		select {
 		case <-idle.C:
-		case <-w.wake:
+		case <-changed:
 			idle.Stop()
-		case <-w.stopCh:
 		case <-ctx.Done():
+			idle.Stop()
 		}
 	}
 }
@@ -378,7 +411,9 @@ type task struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	start  time.Time
-	log    *slog.Logger
+	// jid, klass and queue are the job's as popped (the handler may change
+	// the job's fields).
+	jid, klass, queue string
 
 	hbMu      sync.Mutex
 	hbStopped bool        // guarded by hbMu
@@ -388,12 +423,17 @@ type task struct {
 	hbWG      sync.WaitGroup
 }
 
+// logger is the worker's logger with the job's attributes. (Made on use:
+// most jobs log nothing.)
+func (t *task) logger() *slog.Logger {
+	return t.w.log.With("jid", t.jid, "klass", t.klass, "queue", t.queue)
+}
+
 // start runs a popped job in a goroutine.
 func (w *Worker) start(runCtx context.Context, j *client.Job) {
 	w.stats.popped.Add(1)
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(runCtx))
-	t := &task{w: w, job: j, ctx: ctx, cancel: cancel, start: time.Now()}
-	t.log = w.log.With("jid", j.JID, "klass", j.Klass, "queue", j.Queue)
+	t := &task{w: w, job: j, ctx: ctx, cancel: cancel, start: time.Now(), jid: j.JID, klass: j.Klass, queue: j.Queue}
 	w.mu.Lock()
 	if old := w.tasks[j.JID]; old != nil {
 		// The same jid again: our earlier run lost the lock to ourselves.
@@ -411,13 +451,13 @@ func (w *Worker) start(runCtx context.Context, j *client.Job) {
 // finish removes the task from the running set.
 func (w *Worker) finish(t *task) {
 	w.mu.Lock()
-	if w.tasks[t.job.JID] == t {
-		delete(w.tasks, t.job.JID)
+	if w.tasks[t.jid] == t {
+		delete(w.tasks, t.jid)
 	}
+	w.notifyLocked()
 	w.mu.Unlock()
 	t.cancel(nil)
 	w.wg.Done()
-	w.poke()
 }
 
 // lockLost cancels the running job jid with cause.
@@ -438,7 +478,9 @@ func (t *task) run() {
 		w.settle(t, ErrStopped)
 		return
 	}
-	t.log.Debug("job started")
+	if w.debug {
+		t.logger().Debug("job started")
+	}
 	t.startHeartbeats()
 	err := w.execute(t.ctx, t.job)
 	t.stopHeartbeats()
@@ -464,7 +506,7 @@ func (w *Worker) execute(ctx context.Context, job *client.Job) (err error) {
 
 // settle completes, fails or gives back the job after its handler returned.
 func (w *Worker) settle(t *task, err error) {
-	job, log := t.job, t.log
+	job, log := t.job, t.logger()
 	elapsed := time.Since(t.start)
 	cause := context.Cause(t.ctx)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), w.cfg.StopTimeout)
@@ -506,7 +548,9 @@ func (w *Worker) settle(t *task, err error) {
 		_, serr = job.Complete(ctx)
 		if serr == nil {
 			w.stats.completed.Add(1)
-			log.Debug("job completed", "elapsed", elapsed)
+			if w.debug {
+				log.Debug("job completed", "elapsed", elapsed)
+			}
 		}
 	default:
 		group := Group(job.Klass, err)
@@ -567,13 +611,15 @@ func (t *task) beat() {
 	w.stats.heartbeats.Add(1)
 	switch {
 	case err == nil:
-		t.log.Debug("heartbeat", "expires", exp)
+		if w.debug {
+			t.logger().Debug("heartbeat", "expires", exp)
+		}
 	case errors.Is(err, client.ErrLockLost):
-		t.log.Warn("heartbeat refused: lock lost", "error", err)
+		t.logger().Warn("heartbeat refused: lock lost", "error", err)
 		t.cancel(err)
 		return
 	default:
-		t.log.Warn("heartbeat failed; will try again", "error", err, "lock_left", job.TTL())
+		t.logger().Warn("heartbeat failed; will try again", "error", err, "lock_left", job.TTL())
 	}
 	t.hbMu.Lock()
 	if !t.hbStopped {
