@@ -434,3 +434,48 @@ func TestJobsOfAPopInFlightAtStopAreGivenBack(t *testing.T) {
 		t.Errorf("job popped after the stop: state %q worker %q, want waiting again", j.State, j.Worker)
 	}
 }
+
+func TestConcurrencyLimitWithSeveralFetchers(t *testing.T) {
+	t.Parallel()
+	e := newRedisEnv(t, 0)
+	var mu sync.Mutex
+	runs := map[string]int{}
+	var now, peak atomic.Int64
+	cfg := localConfig("q")
+	cfg.Concurrency = 6
+	cfg.Fetchers = 3
+	r := startWorker(t, newClient(t, "w1", e.addr), cfg, func(w *worker.Worker) {
+		w.Handle("K", func(ctx context.Context, job *client.Job) error {
+			n := now.Add(1)
+			defer now.Add(-1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			mu.Lock()
+			runs[job.JID]++
+			mu.Unlock()
+			// Yield so that jobs overlap.
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Millisecond):
+			}
+			return nil
+		})
+	})
+	for range 100 {
+		put(t, e.c, "q", "K", nil)
+	}
+	waitFor(t, 20*time.Second, "100 jobs completed", func() bool { return r.w.Stats().Completed == 100 })
+	mu.Lock()
+	defer mu.Unlock()
+	for jid, n := range runs {
+		if n != 1 {
+			t.Errorf("job %s ran %d times", jid, n)
+		}
+	}
+	if len(runs) != 100 {
+		t.Errorf("%d jobs ran, want 100", len(runs))
+	}
+	if p := peak.Load(); p > 6 {
+		t.Errorf("%d handlers ran at once, want at most Concurrency = 6", p)
+	}
+}
