@@ -25,9 +25,9 @@
 //     value and the goroutine's stack as message.
 //   - a lost lock: when a heartbeat is refused, or the server tells the
 //     worker on its channel `ql:w:<worker>` that the job's lock was lost or
-//     the job canceled, the job's context is canceled (context.Cause is
-//     ErrLockLost or ErrJobCanceled) and the job is neither completed nor
-//     failed: it belongs to someone else now.
+//     the job canceled, the job's context is canceled (context.Cause
+//     matches client.ErrLockLost; it is ErrJobCanceled for a cancel) and the
+//     job is neither completed nor failed: it belongs to someone else now.
 //
 // # Heartbeats
 //
@@ -39,7 +39,8 @@
 // # Modes
 //
 // Goroutines (the default) runs up to Config.Concurrency jobs at once, each
-// in its own goroutine. ProcessPerJob runs each job in a fresh child
+// in its own goroutine. Free slots are filled by up to Config.Fetchers pops
+// in flight at once, each of several jobs. ProcessPerJob runs each job in a fresh child
 // process, the Go counterpart of qless's forking worker: a leak or a crash
 // of one job cannot harm the others. The child is the current executable
 // started again with the same arguments and an environment variable that
@@ -48,7 +49,10 @@
 // child that dies without reporting fails the job in group
 // "<class>:crashed" with the tail of its stderr. In this mode the class's
 // middleware and the handler run in the child, the worker-wide middleware
-// in the parent.
+// in the parent (so register Retry there). The child's job is fetched
+// through the child's client: methods that need the job's lock (Heartbeat,
+// Complete, Fail, Retry) work there only if that client has the parent's
+// worker name, e.g. a fixed client.Config.WorkerName.
 //
 // Exec returns a handler that runs any program per job (`qless-router
 // worker --exec CMD`): the job's JSON on its stdin, exit status 0 completes
@@ -56,8 +60,9 @@
 //
 // # Control
 //
-// Worker.Stop stops at once (running jobs are canceled and given back to
-// their queues), Drain stops taking jobs and returns once the running ones
+// Worker.Stop stops at once (running jobs are canceled; those whose
+// handler then returns an error are given back to their queues with qless
+// `retry`), Drain stops taking jobs and returns once the running ones
 // are done, KillRunning kills the running jobs and carries on, Pause and
 // Resume stop and restart taking jobs. With Config.HandleSignals (or
 // Worker.HandleSignals) the process signals do the same as in qless: TERM
