@@ -52,6 +52,11 @@ type Config struct {
 	// address besides following +switch-master events (rueidis
 	// Sentinel.TopologyRefreshInterval). Ignored for redis:// URLs.
 	SentinelRefresh time.Duration
+	// MaxFlushDelay lets the shard client wait up to this long after each
+	// write to collect more concurrent commands into the next one (rueidis
+	// MaxFlushDelay): fewer system calls on the router and on Redis under
+	// load, for at most this much added latency. 0 flushes at once.
+	MaxFlushDelay time.Duration
 	// StartDown lets Start succeed when the shard cannot be reached: the
 	// health loop keeps trying to connect, and calls fail with
 	// core.ErrShardDown until it does. When false, Start returns that error.
@@ -145,6 +150,7 @@ func clientOption(c Config) (rueidis.ClientOption, error) {
 	if opt.ConnWriteTimeout == 0 {
 		opt.ConnWriteTimeout = c.WriteTimeout
 	}
+	opt.MaxFlushDelay = c.MaxFlushDelay
 	if opt.ClientName == "" {
 		opt.ClientName = "qless-router"
 	}

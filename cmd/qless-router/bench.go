@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/qless-router/qless-router/internal/bench"
@@ -27,6 +29,7 @@ type benchFlags struct {
 	connections int
 	json        bool
 	verbose     bool
+	cpuProfile  string
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -46,6 +49,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.connections, "connections", 0, "connections per target (0: one per client, like stock qless clients)")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON")
 	fs.BoolVar(&f.verbose, "verbose", false, "log progress to stderr")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (load generator and, with --local, the routers) to this file")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: qless-router bench (--local | --redis ADDR | --router ADDR --shard-addrs A,B) [flags]\n\nRuns put, pop+complete and the lifecycle put -> pop -> heartbeat -> complete at each\nconcurrency level and prints jobs/s, p50/p99 per command and Redis CPU per job.\nWith several targets the report compares each with the first.")
 		fs.PrintDefaults()
@@ -76,6 +80,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(cfg.Targets) == 0 {
 		fs.Usage()
 		return errors.New("bench: give --local, --redis or --router")
+	}
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	report, runErr := bench.Run(ctx, cfg)
 	if report != nil {
@@ -135,4 +146,16 @@ func localBenchTargets(ctx context.Context, shards int) (func(), []bench.Target,
 		})
 	}
 	return cleanup, targets, nil
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
