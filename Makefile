@@ -43,6 +43,7 @@ script: build ## Print the assembled qless Lua script.
 fuzz: ## Run each fuzz target for 20s.
 	$(GO) test -run XXX -fuzz FuzzLocate -fuzztime 20s ./ring
 	$(GO) test -run XXX -fuzz FuzzCommand -fuzztime 20s ./router/resp
+	$(GO) test -run XXX -fuzz FuzzRoute -fuzztime 20s ./core
 
 clean: ## Remove build output.
 	rm -rf bin

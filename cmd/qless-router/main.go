@@ -7,6 +7,7 @@
 //	script    print the qless Lua script shards run (load it into any Redis)
 //	cluster   ask a router about the cluster (status, locate)
 //	bench     load-test a Redis or a router cluster
+//	worker    run a command per qless job (a worker for any language)
 //	version   print the version
 //
 // Every flag can also be set from an environment variable named
