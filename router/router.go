@@ -519,3 +519,13 @@ func (r *Router) ShardHealthy(name string) bool {
 	s, ok := r.shards[name]
 	return ok && s.Healthy()
 }
+
+// Crash stops the router as a crash would, for failure tests: it drops out
+// of the membership without the graceful leave (the other routers find out
+// through their failure detector), then stops like Stop.
+func (r *Router) Crash(ctx context.Context) error {
+	if r.member != nil {
+		r.member.kill()
+	}
+	return r.Stop(ctx)
+}

@@ -190,10 +190,10 @@ func TestClusterWorkerSurvivesItsRouter(t *testing.T) {
 	if idx < 0 {
 		t.Fatalf("the worker's router %q is not one of %v", used, cl.RESPAddrs())
 	}
-	if err := cl.StopRouter(testCtx(t), idx); err != nil {
+	if err := cl.KillRouter(testCtx(t), idx); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("stopped router %d (%s)", idx+1, used)
+	t.Logf("killed router %d (%s)", idx+1, used)
 	jids = jids[:0]
 	for i := range 12 {
 		jids = append(jids, put(t, prod, queues[i%3], "Quick", nil))

@@ -220,6 +220,18 @@ func (c *Cluster) StopRouter(ctx context.Context, i int) error {
 	return n.Stop(ctx)
 }
 
+// KillRouter stops router i as a crash would: its client connections drop
+// and it vanishes from the membership without leaving (the others notice
+// through their failure detector).
+func (c *Cluster) KillRouter(ctx context.Context, i int) error {
+	n := c.Nodes[i]
+	if n == nil {
+		return nil
+	}
+	c.Nodes[i] = nil
+	return n.Crash(ctx)
+}
+
 // Stop stops every router, then every shard. Idempotent.
 func (c *Cluster) Stop(ctx context.Context) error {
 	var errs []error

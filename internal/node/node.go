@@ -169,6 +169,25 @@ func (n *Node) Stop(ctx context.Context) error {
 	return n.stopErr
 }
 
+// Crash stops the node as a crash would (see router.Router.Crash): its
+// connections drop and it leaves the membership without saying so.
+func (n *Node) Crash(ctx context.Context) error {
+	n.stopOnce.Do(func() {
+		var errs []error
+		if n.RESP != nil {
+			errs = append(errs, n.RESP.Stop(ctx))
+		}
+		if n.Web != nil {
+			errs = append(errs, n.Web.Stop(ctx))
+		}
+		if n.Router != nil {
+			errs = append(errs, n.Router.Crash(ctx))
+		}
+		n.stopErr = errors.Join(errs...)
+	})
+	return n.stopErr
+}
+
 // backend adapts *router.Router to resp.Backend. r is set before the RESP
 // server's first client can be served a qless command (Start orders it), but
 // a client could connect in between: until then commands fail cleanly.
