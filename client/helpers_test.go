@@ -3,15 +3,14 @@ package client_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/qless-router/qless-router/client"
+	"github.com/qless-router/qless-router/internal/leaktest"
 	"github.com/qless-router/qless-router/internal/redistest"
 )
 
@@ -20,34 +19,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	stopExampleServer()
-	if code == 0 {
-		if left := lingering(10 * time.Second); left != "" {
-			fmt.Fprintf(os.Stderr, "goroutines still running after the tests:\n%s\n", left)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func lingering(timeout time.Duration) string {
-	deadline := time.Now().Add(timeout)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var out []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "lingering") {
-				continue
-			}
-			if strings.Contains(g, "qless-router/client.") {
-				out = append(out, g)
-			}
-		}
-		if len(out) == 0 || time.Now().After(deadline) {
-			return strings.Join(out, "\n\n")
-		}
-		time.Sleep(20 * time.Millisecond) // polling the runtime, not waiting for a test event
-	}
+	os.Exit(leaktest.Verify(code, "qless-router/client."))
 }
 
 // clock is a settable clock for Config.Clock.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Shard-set agreement (DESIGN section 6): every router of a cluster must
@@ -24,19 +25,26 @@ func (r *Router) refusal() error {
 	return nil
 }
 
-// watchAgreement recomputes the verdict on every membership change until
-// ctx ends.
+// agreementRecheck is how often the verdict is recomputed besides on
+// membership changes (a metadata update can arrive without a join).
+const agreementRecheck = time.Second
+
+// watchAgreement recomputes the verdict on every membership change, and
+// every agreementRecheck, until ctx ends.
 func (r *Router) watchAgreement(ctx context.Context) {
 	changes, unsubscribe := r.member.Subscribe()
 	defer unsubscribe()
+	tick := r.clock.NewTicker(agreementRecheck)
+	defer tick.Stop()
 	r.checkAgreement()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-changes:
-			r.checkAgreement()
+		case <-tick.C():
 		}
+		r.checkAgreement()
 	}
 }
 

@@ -29,6 +29,12 @@ func TestShardSetDisagreementRefusesRouting(t *testing.T) {
 		_, err := tr.Qless(context.Background(), []string{"queues", "1"})
 		return err
 	}
+	waitFor(t, "both routers to see each other", 30*time.Second, func() string {
+		if n1, n2 := len(r1.Membership().Members()), len(r2.Membership().Members()); n1 != 2 || n2 != 2 {
+			return fmt.Sprintf("r1 sees %d, r2 sees %d routers", n1, n2)
+		}
+		return ""
+	})
 	waitFor(t, "both routers to refuse", 10*time.Second, func() string {
 		if e1, e2 := refused(r1), refused(r2); !errors.Is(e1, ErrRefused) || !errors.Is(e2, ErrRefused) {
 			return fmt.Sprintf("r1: %v; r2: %v", e1, e2)

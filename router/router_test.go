@@ -1,18 +1,17 @@
 package router
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/qless-router/qless-router/core"
+	"github.com/qless-router/qless-router/internal/leaktest"
 	"github.com/qless-router/qless-router/internal/redisproc"
 	"github.com/qless-router/qless-router/internal/redistest"
 	"github.com/qless-router/qless-router/shard"
@@ -21,44 +20,12 @@ import (
 // TestMain fails the package if goroutines of the router core outlive the
 // tests.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if leaked := routerLeaks(10 * time.Second); leaked != "" {
-			fmt.Fprintf(os.Stderr, "goroutines leaked:\n%s\n", leaked)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(leaktest.Verify(m.Run(), routerLeakMarkers...))
 }
 
 // routerLeakMarkers identify goroutines started by the files of the router
 // core (not membership, which has its own tests).
 var routerLeakMarkers = []string{"router.(*hub)", "router.(*subscriber)", "router.(*Router)", "router.fanOut", "router.both"}
-
-func routerLeaks(timeout time.Duration) string {
-	deadline := time.Now().Add(timeout)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var out []string
-		for _, g := range bytes.Split(buf, []byte("\n\n")) {
-			s := string(g)
-			if strings.Contains(s, "routerLeaks") {
-				continue
-			}
-			for _, m := range routerLeakMarkers {
-				if strings.Contains(s, m) {
-					out = append(out, s)
-					break
-				}
-			}
-		}
-		if len(out) == 0 || time.Now().After(deadline) {
-			return strings.Join(out, "\n\n")
-		}
-		time.Sleep(20 * time.Millisecond) // polling the runtime, not waiting for a test event
-	}
-}
 
 // countingShard counts the calls made to a Shard.
 type countingShard struct {

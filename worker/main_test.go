@@ -2,13 +2,11 @@ package worker_test
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/qless-router/qless-router/internal/leaktest"
 	"github.com/qless-router/qless-router/worker"
 )
 
@@ -24,35 +22,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(signalWorkerEnv) != "" {
 		os.Exit(runSignalWorker())
 	}
-	code := m.Run()
-	if code == 0 {
-		if left := lingering(10 * time.Second); left != "" {
-			fmt.Fprintf(os.Stderr, "goroutines still running after the tests:\n%s\n", left)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func lingering(timeout time.Duration) string {
-	deadline := time.Now().Add(timeout)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var out []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "lingering") {
-				continue
-			}
-			if strings.Contains(g, "qless-router/worker.") || strings.Contains(g, "qless-router/client.") {
-				out = append(out, g)
-			}
-		}
-		if len(out) == 0 || time.Now().After(deadline) {
-			return strings.Join(out, "\n\n")
-		}
-		time.Sleep(20 * time.Millisecond) // polling the runtime, not waiting for a test event
-	}
+	os.Exit(leaktest.Verify(m.Run(), "qless-router/worker.", "qless-router/client."))
 }
 
 // testCtx is a context for one test step.

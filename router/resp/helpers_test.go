@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,40 +14,11 @@ import (
 	"time"
 
 	"github.com/qless-router/qless-router/core"
+	"github.com/qless-router/qless-router/internal/leaktest"
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if err := checkNoLeaks(5 * time.Second); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// checkNoLeaks waits until no goroutine runs code of this package (servers,
-// connections, event delivery) or fails after d.
-func checkNoLeaks(d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "qless-router/router/resp.(*Server)") && !strings.Contains(g, "checkNoLeaks") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("leaked goroutines:\n%s", strings.Join(leaked, "\n\n"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	os.Exit(leaktest.Verify(m.Run(), "qless-router/router/resp.(*Server)"))
 }
 
 // fakeBackend records calls and answers canned replies. Qless replies by
