@@ -153,25 +153,18 @@ func fixedAddr(addr string, mc *router.MembershipConfig) (string, bool) {
 // Stop stops the front ends first, then the router (membership leave, shard
 // clients). Idempotent.
 func (n *Node) Stop(ctx context.Context) error {
-	n.stopOnce.Do(func() {
-		var errs []error
-		if n.RESP != nil {
-			errs = append(errs, n.RESP.Stop(ctx))
-		}
-		if n.Web != nil {
-			errs = append(errs, n.Web.Stop(ctx))
-		}
-		if n.Router != nil {
-			errs = append(errs, n.Router.Stop(ctx))
-		}
-		n.stopErr = errors.Join(errs...)
-	})
-	return n.stopErr
+	return n.shutdown(ctx, (*router.Router).Stop)
 }
 
 // Crash stops the node as a crash would (see router.Router.Crash): its
 // connections drop and it leaves the membership without saying so.
 func (n *Node) Crash(ctx context.Context) error {
+	return n.shutdown(ctx, (*router.Router).Crash)
+}
+
+// shutdown stops the front ends, then the router with stopRouter. Only the
+// first call does anything; later ones return its result.
+func (n *Node) shutdown(ctx context.Context, stopRouter func(*router.Router, context.Context) error) error {
 	n.stopOnce.Do(func() {
 		var errs []error
 		if n.RESP != nil {
@@ -181,7 +174,7 @@ func (n *Node) Crash(ctx context.Context) error {
 			errs = append(errs, n.Web.Stop(ctx))
 		}
 		if n.Router != nil {
-			errs = append(errs, n.Router.Crash(ctx))
+			errs = append(errs, stopRouter(n.Router, ctx))
 		}
 		n.stopErr = errors.Join(errs...)
 	})
