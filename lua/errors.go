@@ -113,3 +113,27 @@ func digits(s string) int {
 	}
 	return n
 }
+
+// IsMoving reports whether a qless message (from ParseError) says that the
+// job is a tombstone of a move to another shard (lua/src/80_xshard.lua):
+// `Put(): Job j1 is moving`, `Log(): Job j1 is moving`, or a state check
+// that found the state "moving", e.g. `Complete(): Job j1 is not currently
+// running: moving` or `Depends(): Job j1 not in the depends state: moving`.
+func IsMoving(message string) bool {
+	return strings.HasSuffix(message, " is moving") || strings.HasSuffix(message, ": moving")
+}
+
+// IsNotHere reports whether a qless message (from ParseError) to a command
+// about one job may mean that the job is not (or no longer) on the shard
+// that answered, so that a router should look for it elsewhere and, if it
+// lives elsewhere, send the command again: IsMissingJob, IsMoving, a state
+// check that found no job (`Depends(): Job j1 not in the depends state:
+// nil`) or a job that is not running there (`... is not currently running:
+// waiting`, `Timeout(): Job j1 not running`: a stale copy). Every such answer
+// comes before the command writes anything, so sending it again is safe.
+func IsNotHere(message string) bool {
+	return IsMissingJob(message) || IsMoving(message) ||
+		strings.HasSuffix(message, "not in the depends state: nil") ||
+		strings.Contains(message, "not currently running") ||
+		strings.Contains(message, "not running")
+}

@@ -140,3 +140,31 @@ func TestIsMissingJob(t *testing.T) {
 		}
 	}
 }
+
+func TestIsMovingAndNotHere(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		msg             string
+		moving, notHere bool
+	}{
+		{"Put(): Job j1 is moving", true, true},
+		{"Log(): Job j1 is moving", true, true},
+		{"Complete(): Job j1 is not currently running: moving", true, true},
+		{"Depends(): Job j1 not in the depends state: moving", true, true},
+		{"Depends(): Job j1 not in the depends state: nil", false, true},
+		{"Depends(): Job j1 not in the depends state: waiting", false, false},
+		{"Heartbeat(): Job j1 not currently running: waiting", false, true},
+		{"Timeout(): Job j1 not running", false, true},
+		{"Complete(): Job j1 does not exist", false, true},
+		{"Recur(): No recurring job r1", false, true},
+		{"Complete(): Job j1 has been handed out to another worker: w2", false, false},
+		{`Put(): Arg "jid" missing`, false, false},
+	} {
+		if got := IsMoving(tc.msg); got != tc.moving {
+			t.Errorf("IsMoving(%q) = %v, want %v", tc.msg, got, tc.moving)
+		}
+		if got := IsNotHere(tc.msg); got != tc.notHere {
+			t.Errorf("IsNotHere(%q) = %v, want %v", tc.msg, got, tc.notHere)
+		}
+	}
+}

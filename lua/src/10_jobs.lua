@@ -38,6 +38,9 @@ if cmd == 'put' or cmd == 'requeue' then
   local old_state = call('hget', key, 'state')
   local old
   if old_state then
+    -- A tombstone of a job leaving for another shard (80_xshard.lua): the
+    -- router delivers the move, then puts again.
+    if old_state == 'moving' then error('Put(): Job ' .. jid .. ' is moving') end
     old = call('hmget', key, 'priority', 'tags', 'queue', 'state', 'failure',
       'retries', 'worker', 'history')
   else
@@ -318,6 +321,13 @@ if cmd == 'complete' then
           call('zadd', dq .. '-work', (tonumber(g[2]) or 0) - now / 1e10, d)
           call('hset', dk, 'state', 'waiting')
         end
+      else
+        -- d lives on another shard (or is leaving this one): an intent for
+        -- a courier to resolve the edge there (80_xshard.lua).
+        local id = 'r' .. call('incr', 'ql:x:seq')
+        call('hset', 'ql:x:outbox', id, '{"k":"resolve","jid":' .. encode(d)
+          .. ',"dep":' .. encode(jid) .. '}')
+        call('zadd', 'ql:x:due', '0', id)
       end
     end
   end
@@ -491,7 +501,8 @@ if cmd == 'cancel' then
     local key = 'ql:j:' .. jid
     local f = call('hmget', key, 'tags', 'state', 'queue', 'worker', 'failure')
     local tags, state, queue, worker = f[1], f[2], f[3], f[4]
-    if state ~= 'complete' then
+    -- (a tombstone, 80_xshard.lua, is the router's business)
+    if state ~= 'complete' and state ~= 'moving' then
       local msg = '{"jid":' .. encode(jid) .. ',"queue":' .. encode(queue)
         .. ',"event":"canceled","worker":' .. encode(worker) .. '}'
       call('publish', 'ql:log', msg)
@@ -562,6 +573,7 @@ if cmd == 'log' then
   end
   local f = call('hmget', 'ql:j:' .. jid, 'state', 'history')
   if not f[1] then error('Log(): Job ' .. jid .. ' does not exist') end
+  if f[1] == 'moving' then error('Log(): Job ' .. jid .. ' is moving') end
   hist_push(jid, encode(message), details, nil, f[2])
   return nil
 end

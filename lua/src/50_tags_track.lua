@@ -70,7 +70,11 @@ if cmd == 'track' then
   local action, jid = ARGV[3], ARGV[4]
   if action ~= nil then
     if jid == nil then error('Track(): Arg "jid" missing') end
-    if call('exists', 'ql:j:' .. jid) == 0 then error('Track(): Job does not exist') end
+    local st = call('hget', 'ql:j:' .. jid, 'state')
+    -- (a job that is moving to another shard is not here: 80_xshard.lua)
+    if call('exists', 'ql:j:' .. jid) == 0 or st == 'moving' then
+      error('Track(): Job does not exist')
+    end
     local a = string.lower(action)
     -- The reply is the JSON text of the ZADD/ZREM result: "1" or "0".
     if a == 'track' then

@@ -1,0 +1,308 @@
+-- Cross-shard commands (DESIGN section 4; docs/cross-shard.md). They are
+-- internal to qless-router: routers and couriers call them, clients do not.
+-- Every qless command block above returns, so only these names (and unknown
+-- commands) reach this file, and nothing here costs the other commands.
+--
+-- Keys:
+--   ql:x:outbox  hash   intent id -> intent JSON
+--   ql:x:due     zset   intent id -> when it may be delivered by a courier
+--                       (a router's clock in ms for moves; 0 for resolves)
+--   ql:x:seq     string counter of intent ids
+--   ql:x:applied:<src>:<id>  marker of an imported intent (with a TTL)
+--   ql:x:resolved:<jid>      set of dependencies resolved before the
+--                            dependent's edge reached this shard (TTL)
+--   ql:j:<jid>   while a job is leaving: its tombstone, fields jid, state
+--                "moving", x.intent, x.target (shard), x.queue. It has no
+--                queue, tags or worker field, so the commands that read
+--                those answer that the job does not exist, and the others
+--                that it is not running / is moving (10_jobs.lua).
+--
+-- An intent is a JSON object: k ("move" or "resolve") and
+--   move:    jid, kind ("job" or "recur"), queue, set (work, scheduled,
+--            depends or recur), score, hash (HGETALL, flat), hist (the
+--            history list), deps, dents (dependency and dependent sets),
+--            tracked (score or absent), tags (flat tag, score list), qscore
+--            (the queue's ql:queues score, when this shard had it).
+--   resolve: jid (the dependent), dep (the completed dependency).
+
+if string.sub(cmd, 1, 2) == 'x.' then
+  -- flat list of a Lua array for a variadic redis.call, in chunks.
+  local function each_chunk(list, f)
+    local n = #list
+    local i = 1
+    while i <= n do
+      local j = math.min(n, i + 999)
+      f(unpack(list, i, j))
+      i = j + 1
+    end
+  end
+
+  -- x.export now <prefix> <target> <stamp> <queue> <carry> [job|recur <jid>]
+  -- Moves out of this shard every job (or the one named) that sits in one of
+  -- <queue>'s sets here (work, scheduled, depends; recur for templates),
+  -- leaving a tombstone per job and an intent per job in the outbox (due at
+  -- <stamp>). <carry> 1 moves this shard's ql:queues entry of <queue> with
+  -- the first intent. Reply: flat array of intent id, intent JSON, ...
+  if cmd == 'x.export' then
+    local prefix, target, stamp, queue, carry = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+    local kind, only = ARGV[8], ARGV[9]
+    if not (prefix and target and stamp and queue and carry) then
+      error('x.export(): missing arguments')
+    end
+    local qk = 'ql:q:' .. queue
+    local sets = { 'work', 'scheduled', 'depends' }
+    if kind == 'recur' then sets = { 'recur' } elseif kind == nil then sets[4] = 'recur' end
+    local out = {}
+    local qscore
+    if carry == '1' then
+      qscore = call('zscore', 'ql:queues', queue)
+      if qscore then call('zrem', 'ql:queues', queue) end
+    end
+    for _, set in ipairs(sets) do
+      local members
+      if only then
+        if call('zscore', qk .. '-' .. set, only) then members = { only } else members = {} end
+      else
+        members = call('zrange', qk .. '-' .. set, '0', '-1')
+      end
+      for _, jid in ipairs(members) do
+        local score = call('zscore', qk .. '-' .. set, jid)
+        local it = { k = 'move', jid = jid, queue = queue, set = set, score = score }
+        local id = 'm' .. call('incr', 'ql:x:seq')
+        if set == 'recur' then
+          local rk = 'ql:r:' .. jid
+          it.kind = 'recur'
+          it.hash = call('hgetall', rk)
+          call('del', rk)
+        else
+          local key = 'ql:j:' .. jid
+          it.kind = 'job'
+          local h = call('hgetall', key)
+          it.hash = h
+          local tags
+          for i = 1, #h, 2 do
+            if h[i] == 'tags' then tags = h[i + 1] end
+          end
+          it.hist = call('lrange', key .. '-history', '0', '-1')
+          it.deps = call('smembers', key .. '-dependencies')
+          it.dents = call('smembers', key .. '-dependents')
+          it.tracked = call('zscore', 'ql:tracked', jid) or nil
+          local flat = {}
+          if tags and tags ~= '{}' and tags ~= '[]' then
+            for _, t in ipairs(decode(tags)) do
+              local s = call('zscore', 'ql:t:' .. t, jid)
+              if s then
+                flat[#flat + 1] = t
+                flat[#flat + 1] = s
+                call('zrem', 'ql:t:' .. t, jid)
+                call('zincrby', 'ql:tags', '-1', t)
+              end
+            end
+          end
+          it.tags = flat
+          if it.tracked then call('zrem', 'ql:tracked', jid) end
+          call('del', key, key .. '-history', key .. '-dependencies', key .. '-dependents')
+          call('hset', key, 'jid', jid, 'state', 'moving', 'x.intent', id,
+            'x.target', target, 'x.queue', queue)
+        end
+        call('zrem', qk .. '-' .. set, jid)
+        if qscore then
+          it.qscore = qscore
+          qscore = nil
+        end
+        local text = encode(it)
+        call('hset', 'ql:x:outbox', id, text)
+        call('zadd', 'ql:x:due', stamp, id)
+        out[#out + 1] = id
+        out[#out + 1] = text
+      end
+    end
+    return out
+  end
+
+  -- x.import now <id> <intent JSON> <ttl>: restores a moved job (or
+  -- template) exactly as it was exported. Idempotent: <id> (qualified with
+  -- the source shard by the caller) is remembered for <ttl> seconds. A job
+  -- that already lives here (not a tombstone) is never overwritten.
+  -- Reply: "ok", "dup" (applied before) or "exists".
+  if cmd == 'x.import' then
+    local id, text, ttl = ARGV[3], ARGV[4], ARGV[5]
+    if not (id and text and ttl) then error('x.import(): missing arguments') end
+    local mark = 'ql:x:applied:' .. id
+    if call('exists', mark) == 1 then return 'dup' end
+    local it = decode(text)
+    local jid = it.jid
+    local qk = 'ql:q:' .. it.queue
+    local reply = 'ok'
+    if it.kind == 'recur' then
+      local rk = 'ql:r:' .. jid
+      call('del', rk)
+      each_chunk(it.hash, function(...) call('hset', rk, ...) end)
+      call('zadd', qk .. '-' .. it.set, it.score, jid)
+    else
+      local key = 'ql:j:' .. jid
+      local st = call('hget', key, 'state')
+      if st and st ~= 'moving' then
+        reply = 'exists'
+      else
+        call('del', key, key .. '-history', key .. '-dependencies', key .. '-dependents')
+        each_chunk(it.hash, function(...) call('hset', key, ...) end)
+        each_chunk(it.hist, function(...) call('rpush', key .. '-history', ...) end)
+        each_chunk(it.deps, function(...) call('sadd', key .. '-dependencies', ...) end)
+        each_chunk(it.dents, function(...) call('sadd', key .. '-dependents', ...) end)
+        if it.tracked then call('zadd', 'ql:tracked', it.tracked, jid) end
+        local tags = it.tags
+        for i = 1, #tags, 2 do
+          call('zadd', 'ql:t:' .. tags[i], tags[i + 1], jid)
+          call('zincrby', 'ql:tags', '1', tags[i])
+        end
+        -- Dependencies resolved while this job was on its way.
+        local rk = 'ql:x:resolved:' .. jid
+        if call('exists', rk) == 1 then
+          for _, d in ipairs(call('smembers', rk)) do call('srem', key .. '-dependencies', d) end
+          call('del', rk)
+          if it.set == 'depends' and call('scard', key .. '-dependencies') == 0 then
+            local g = call('hmget', key, 'priority', 'scheduled')
+            if g[2] then
+              it.set, it.score = 'scheduled', g[2]
+              call('hset', key, 'state', 'scheduled')
+              call('hdel', key, 'scheduled')
+            else
+              it.set, it.score = 'work', (tonumber(g[1]) or 0) - now / 1e10
+              call('hset', key, 'state', 'waiting')
+            end
+          end
+        end
+        call('zadd', qk .. '-' .. it.set, it.score, jid)
+      end
+    end
+    if it.qscore then call('zadd', 'ql:queues', 'LT', it.qscore, it.queue) end
+    call('set', mark, '1', 'EX', ttl)
+    return reply
+  end
+
+  -- x.ack now <id> <jid>: the intent was applied: forget it, and the job's
+  -- tombstone if it is still this intent's.
+  if cmd == 'x.ack' then
+    local id, jid = ARGV[3], ARGV[4]
+    if not (id and jid) then error('x.ack(): missing arguments') end
+    call('hdel', 'ql:x:outbox', id)
+    call('zrem', 'ql:x:due', id)
+    local key = 'ql:j:' .. jid
+    local f = call('hmget', key, 'state', 'x.intent')
+    if f[1] == 'moving' and f[2] == id then call('del', key) end
+    return 1
+  end
+
+  -- x.pending now <max> <limit>: intents due at or before <max>, oldest
+  -- first. Reply: flat array of id, intent JSON.
+  if cmd == 'x.pending' then
+    local max, limit = ARGV[3], ARGV[4]
+    if not (max and limit) then error('x.pending(): missing arguments') end
+    local ids = call('zrangebyscore', 'ql:x:due', '-inf', max, 'LIMIT', '0', limit)
+    local out = {}
+    for _, id in ipairs(ids) do
+      local text = call('hget', 'ql:x:outbox', id)
+      if text then
+        out[#out + 1] = id
+        out[#out + 1] = text
+      else
+        call('zrem', 'ql:x:due', id)
+      end
+    end
+    return out
+  end
+
+  -- x.intent now <id>: one intent's JSON, or nil when it was acknowledged.
+  if cmd == 'x.intent' then
+    return call('hget', 'ql:x:outbox', ARGV[3] or '')
+  end
+
+  -- x.resolve now <jid> <dep> <ttl>: dependency <dep>, on another shard,
+  -- has completed: drop the edge of <jid> (this shard) and release it when
+  -- it was the last one, as complete does for a local dependent (7).
+  -- Reply: "released", "ok", "moving" (a tombstone: deliver the move first)
+  -- or "absent" (remembered for <ttl> s in case the edge is on its way).
+  if cmd == 'x.resolve' then
+    local jid, dep, ttl = ARGV[3], ARGV[4], ARGV[5]
+    if not (jid and dep and ttl) then error('x.resolve(): missing arguments') end
+    local key = 'ql:j:' .. jid
+    local g = call('hmget', key, 'state', 'queue', 'priority', 'scheduled')
+    if g[1] == 'moving' then return 'moving' end
+    if not g[1] then
+      local rk = 'ql:x:resolved:' .. jid
+      call('sadd', rk, dep)
+      call('expire', rk, ttl)
+      return 'absent'
+    end
+    call('srem', key .. '-dependencies', dep)
+    if g[1] ~= 'depends' or not g[2] or g[2] == ''
+      or call('scard', key .. '-dependencies') > 0 then
+      return 'ok'
+    end
+    local qk = 'ql:q:' .. g[2]
+    call('zrem', qk .. '-depends', jid)
+    if g[4] then
+      call('zadd', qk .. '-scheduled', g[4], jid)
+      call('hset', key, 'state', 'scheduled')
+      call('hdel', key, 'scheduled')
+    else
+      call('zadd', qk .. '-work', (tonumber(g[3]) or 0) - now / 1e10, jid)
+      call('hset', key, 'state', 'waiting')
+    end
+    return 'released'
+  end
+
+  -- x.link now <dep> <jid>: register <jid> (on another shard) as a
+  -- dependent of <dep>, here, unless <dep> is complete or absent (then the
+  -- dependency is satisfied, as dep_add decides on one shard).
+  -- Reply: "linked", "satisfied" or "moving".
+  if cmd == 'x.link' then
+    local dep, jid = ARGV[3], ARGV[4]
+    if not (dep and jid) then error('x.link(): missing arguments') end
+    local st = call('hget', 'ql:j:' .. dep, 'state')
+    if st == 'moving' then return 'moving' end
+    if not st or st == 'complete' then return 'satisfied' end
+    call('sadd', 'ql:j:' .. dep .. '-dependents', jid)
+    return 'linked'
+  end
+
+  -- x.unlink now <dep> <jid>...: forget dependents of <dep> (their edges
+  -- were dropped on their own shards).
+  if cmd == 'x.unlink' then
+    local dep = ARGV[3]
+    if not dep or nargs < 4 then error('x.unlink(): missing arguments') end
+    return call('srem', 'ql:j:' .. dep .. '-dependents', unpack(ARGV, 4))
+  end
+
+  -- x.deps now <jid> <delay> <dep>...: add dependencies that live on other
+  -- shards (already linked there) to <jid>, and place it in its queue's
+  -- depends set as put or complete would have with these edges; with a
+  -- <delay> > 0 the job keeps now + delay in the hidden `scheduled` field.
+  -- Dependencies resolved meanwhile (x.resolve answered "absent") are
+  -- skipped. Reply: the number of edges added.
+  if cmd == 'x.deps' then
+    local jid, delay = ARGV[3], tonumber(ARGV[4])
+    if not jid or not delay or nargs < 5 then error('x.deps(): missing arguments') end
+    local key = 'ql:j:' .. jid
+    local g = call('hmget', key, 'state', 'queue')
+    if not g[1] or g[1] == 'moving' or not g[2] or g[2] == '' then return 0 end
+    local rk = 'ql:x:resolved:' .. jid
+    local added = 0
+    for i = 5, nargs do
+      if call('sismember', rk, ARGV[i]) == 0 then
+        added = added + call('sadd', key .. '-dependencies', ARGV[i])
+      end
+    end
+    if added == 0 then return 0 end
+    local qk = 'ql:q:' .. g[2]
+    if g[1] == 'waiting' or g[1] == 'scheduled' then
+      call('zrem', qk .. '-work', jid)
+      call('zrem', qk .. '-scheduled', jid)
+      call('zadd', qk .. '-depends', NOWF, jid)
+      call('hset', key, 'state', 'depends')
+      if delay > 0 then call('hset', key, 'scheduled', now + delay) end
+    end
+    return added
+  end
+end
