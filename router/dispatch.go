@@ -48,14 +48,35 @@ func (r *Router) Qless(ctx context.Context, args []string) (core.Reply, error) {
 	}
 	c, ok := core.Lookup(args[0])
 	if !ok {
+		if internalCommand(args[0]) {
+			return core.Reply{}, errInternalCommand(args[0])
+		}
 		return r.anyShard().CallArgs(ctx, args...)
 	}
 	route := c.Route(args[2:])
 	switch route.Class {
 	case core.ClassQueue:
+		// Cross-shard cases (xshard_cmds.go).
+		switch args[0] {
+		case "put", "requeue":
+			return r.putX(ctx, args, route.Keys[0])
+		case "recur":
+			return r.recurX(ctx, args, route.Keys[0])
+		}
 		return r.byQueue(ctx, args, route.Keys)
 	case core.ClassJob:
 		switch args[0] {
+		case "complete", "retry":
+			if route.Queue != "" {
+				return r.toQueue(ctx, args, route.Keys[0], route.Queue)
+			}
+			if args[0] == "complete" {
+				return r.completeX(ctx, args, route.Keys[0])
+			}
+		case "depends":
+			return r.dependsX(ctx, args, route.Keys[0])
+		case "recur.update":
+			return r.recurUpdateX(ctx, args, route.Keys[0])
 		case "multiget":
 			return r.multiget(ctx, args)
 		case "cancel":
@@ -457,6 +478,9 @@ func (r *Router) cancel(ctx context.Context, args []string) (core.Reply, error) 
 		order = deleteName(order, n)
 		break
 	}
+	// Edges between jobs canceled together on different shards are dropped
+	// first, so that each shard's dependents rule sees only the others.
+	r.unlinkCanceled(ctx, now, order, groups, loc, found, named)
 	// One shard after the other, in order of first appearance, so that the
 	// events come out close to argument order.
 	for _, n := range order {

@@ -805,9 +805,8 @@ func (r *Router) tracked(ctx context.Context, args []string) (core.Reply, error)
 // times, picks the globally oldest count, and asks each shard to unfail as
 // many as it holds of them; the reply is the sum.
 //
-// Cross-shard gap: each shard puts its jobs back into <queue> on itself. If
-// the queue is owned by another shard, those jobs wait in a queue that pops
-// do not read until they are moved (DESIGN section 4, not done here).
+// A shard that does not own <queue> moves the jobs it put back to the
+// owner in the same step (unfailOn, docs/cross-shard.md).
 func (r *Router) unfail(ctx context.Context, args []string) (core.Reply, error) {
 	count, err := intArg(args, 4, 25)
 	if len(args) < 4 || err != nil || count <= 0 {
@@ -861,7 +860,7 @@ func (r *Router) unfail(ctx context.Context, args []string) (core.Reply, error) 
 		return core.IntReply(0), nil
 	}
 	moved, err := fanOut(ctx, r, names, func(ctx context.Context, s Shard) (int64, error) {
-		rep, err := s.CallArgs(ctx, "unfail", now, queue, group, strconv.FormatInt(take[s.Name()], 10))
+		rep, err := r.unfailOn(ctx, s, now, queue, group, strconv.FormatInt(take[s.Name()], 10))
 		return rep.Int, err
 	})
 	var sum int64

@@ -3,11 +3,11 @@ package router
 import (
 	"container/list"
 	"context"
-	"errors"
 	"strings"
 	"sync"
 
 	"github.com/qless-router/qless-router/core"
+	"github.com/qless-router/qless-router/shard"
 )
 
 // jidCache is a bounded, least-recently-used map from a jid to the name of
@@ -103,33 +103,20 @@ func isRecurCommand(cmd string) bool {
 const stateMoving = "moving"
 
 // answersMissing reports whether a shard's answer to a by-job command means
-// that the job (or recurring template) is not on that shard, so that a
+// that the job (or recurring template) may not be on that shard, so that a
 // cached location must be dropped and the jid looked for again: nil from get
-// and recur.get, or a script error saying the job does not exist or is not
-// running (a tombstone of a job that moved away answers "not currently
-// running: moving").
-//
-// This knows Lua error strings, which belong to package lua (DESIGN section
-// 11); it should move there (e.g. lua.IsMissingJob) when lua exports such a
-// classification.
+// and recur.get, a job JSON that is a tombstone (state "moving": the job is
+// leaving for another shard, docs/cross-shard.md), or a script error that
+// shard.NotHere classifies so (the job does not exist, is not running, is
+// moving).
 func answersMissing(cmd string, reply core.Reply, err error) bool {
 	if err == nil {
+		if cmd == "get" && reply.Type == core.ReplyString {
+			return strings.Contains(reply.Str, `"state":"moving"`)
+		}
 		return (cmd == "get" || cmd == "recur.get") && reply.Type == core.ReplyNil
 	}
-	var se *core.ScriptError
-	if !errors.As(err, &se) {
-		return false
-	}
-	m := se.Message
-	if m == "" {
-		m = se.Text
-	}
-	return strings.Contains(m, "does not exist") ||
-		strings.Contains(m, "No recurring job") ||
-		strings.Contains(m, "not currently running") ||
-		strings.Contains(m, "not running") ||
-		strings.Contains(m, "not in the depends state: nil") ||
-		strings.Contains(m, "state: "+stateMoving)
+	return shard.NotHere(err)
 }
 
 // probe is one shard's answer to "do you have this jid?".
@@ -169,6 +156,14 @@ func (r *Router) locate(ctx context.Context, jid string, recur bool) (Shard, err
 		return r.home(jid), nil
 	}
 	best := r.pickHolder(jid, found, func(n string) string { return res[n].state })
+	if res[best].state == stateMoving {
+		// Only a tombstone: deliver its move, then the job is at its target.
+		s, err := r.finishMove(ctx, r.shards[best], jid)
+		if err != nil {
+			return nil, err
+		}
+		best = s.Name()
+	}
 	key := jobKey(jid)
 	if recur {
 		key = recurKey(jid)

@@ -98,6 +98,10 @@ type Config struct {
 	// buffer limit. Must be > 0.
 	EventQueueLimit int
 
+	// CrossShard configures moves between shards, couriers and the
+	// reconciler (docs/cross-shard.md).
+	CrossShard CrossShardConfig
+
 	// Membership, when set, makes the router join the cluster of routers.
 	// Its ShardSet defaults to the ring's text form.
 	Membership *MembershipConfig
@@ -118,6 +122,7 @@ func DefaultConfig() Config {
 		PublishTimeout:   2 * time.Second,
 		SubscribeTimeout: 5 * time.Second,
 		EventQueueLimit:  100_000,
+		CrossShard:       DefaultCrossShardConfig(),
 	}
 }
 
@@ -129,6 +134,9 @@ func DefaultLocalConfig() Config {
 	c.FanOutTimeout = 2 * time.Second
 	c.PublishTimeout = time.Second
 	c.SubscribeTimeout = 2 * time.Second
+	c.CrossShard.Grace = 500 * time.Millisecond
+	c.CrossShard.ReconcileInterval = time.Second
+	c.CrossShard.ReconcileAge = 2 * time.Second
 	return c
 }
 
@@ -165,6 +173,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EventQueueLimit <= 0 {
 		errs = append(errs, fmt.Errorf("router: Config.EventQueueLimit = %d, must be > 0", c.EventQueueLimit))
+	}
+	if err := c.CrossShard.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("router: Config.%w", err))
 	}
 	if c.Membership != nil {
 		if err := c.Membership.Validate(); err != nil {
@@ -211,6 +222,13 @@ type Router struct {
 	events *hub
 	member *Membership           // nil without Config.Membership
 	refuse atomic.Pointer[error] // non-nil: why routing is refused (agreement.go)
+
+	// xhook, when set (tests, before Start), is called at each step of a
+	// cross-shard operation; an error makes the router abandon it there, as
+	// if it had died (xshard.go).
+	xhook  func(step, intent string, courier bool) error
+	xstats XStats
+	xclock core.Clock // Config.CrossShard.Clock or the real clock
 
 	mu       sync.Mutex
 	started  bool               // guarded by mu
@@ -306,6 +324,10 @@ func newRouter(cfg Config, shards []Shard) (*Router, error) {
 	}
 	slices.Sort(r.names)
 	r.ring.Store(rg)
+	r.xclock = cfg.CrossShard.Clock
+	if r.xclock == nil {
+		r.xclock = core.RealClock()
+	}
 	r.events = newHub(r)
 	if cfg.Membership != nil {
 		mc := *cfg.Membership
@@ -368,6 +390,13 @@ func (r *Router) Start(ctx context.Context) error {
 		}()
 	}
 	r.events.waitSubscribed(ctx, r.cfg.SubscribeTimeout)
+	if len(r.names) > 1 {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.runCouriers(subCtx)
+		}()
+	}
 	if r.member != nil {
 		if err := r.member.Start(ctx); err != nil {
 			_ = r.Stop(context.Background())

@@ -326,7 +326,7 @@ if cmd == 'complete' then
         -- a courier to resolve the edge there (80_xshard.lua).
         local id = 'r' .. call('incr', 'ql:x:seq')
         call('hset', 'ql:x:outbox', id, '{"k":"resolve","jid":' .. encode(d)
-          .. ',"dep":' .. encode(jid) .. '}')
+          .. ',"dep":' .. encode(jid) .. ',"now":"' .. NOWF .. '"}')
         call('zadd', 'ql:x:due', '0', id)
       end
     end

@@ -18,12 +18,14 @@
 --                that it is not running / is moving (10_jobs.lua).
 --
 -- An intent is a JSON object: k ("move" or "resolve") and
---   move:    jid, kind ("job" or "recur"), queue, set (work, scheduled,
+--   move:    jid, target (shard), kind ("job" or "recur"), queue, set (work, scheduled,
 --            depends or recur), score, hash (HGETALL, flat), hist (the
 --            history list), deps, dents (dependency and dependent sets),
 --            tracked (score or absent), tags (flat tag, score list), qscore
 --            (the queue's ql:queues score, when this shard had it).
 --   resolve: jid (the dependent), dep (the completed dependency).
+-- Both carry now: the `now` of the command that made them (as text), for
+-- the scores a delivery writes.
 
 if string.sub(cmd, 1, 2) == 'x.' then
   -- flat list of a Lua array for a variadic redis.call, in chunks.
@@ -54,10 +56,7 @@ if string.sub(cmd, 1, 2) == 'x.' then
     if kind == 'recur' then sets = { 'recur' } elseif kind == nil then sets[4] = 'recur' end
     local out = {}
     local qscore
-    if carry == '1' then
-      qscore = call('zscore', 'ql:queues', queue)
-      if qscore then call('zrem', 'ql:queues', queue) end
-    end
+    if carry == '1' then qscore = call('zscore', 'ql:queues', queue) end
     for _, set in ipairs(sets) do
       local members
       if only then
@@ -67,7 +66,8 @@ if string.sub(cmd, 1, 2) == 'x.' then
       end
       for _, jid in ipairs(members) do
         local score = call('zscore', qk .. '-' .. set, jid)
-        local it = { k = 'move', jid = jid, queue = queue, set = set, score = score }
+        local it = { k = 'move', jid = jid, queue = queue, set = set, score = score,
+          target = target, now = NOWF }
         local id = 'm' .. call('incr', 'ql:x:seq')
         if set == 'recur' then
           local rk = 'ql:r:' .. jid
@@ -109,6 +109,7 @@ if string.sub(cmd, 1, 2) == 'x.' then
         if qscore then
           it.qscore = qscore
           qscore = nil
+          call('zrem', 'ql:queues', queue)
         end
         local text = encode(it)
         call('hset', 'ql:x:outbox', id, text)
@@ -275,21 +276,25 @@ if string.sub(cmd, 1, 2) == 'x.' then
     return call('srem', 'ql:j:' .. dep .. '-dependents', unpack(ARGV, 4))
   end
 
-  -- x.deps now <jid> <delay> <dep>...: add dependencies that live on other
-  -- shards (already linked there) to <jid>, and place it in its queue's
-  -- depends set as put or complete would have with these edges; with a
-  -- <delay> > 0 the job keeps now + delay in the hidden `scheduled` field.
-  -- Dependencies resolved meanwhile (x.resolve answered "absent") are
-  -- skipped. Reply: the number of edges added.
+  -- x.deps now <jid> <delay> <queue> <dep>...: add dependencies that live
+  -- on other shards (already linked there) to <jid>, and place it in its
+  -- queue's depends set as put or complete would have with these edges;
+  -- with a <delay> > 0 the job keeps now + delay in the hidden `scheduled`
+  -- field. A non-empty <queue> is the queue a put or complete just placed
+  -- the job in, in the same transaction: when the job's queue and time do
+  -- not show that command (it failed), nothing is done. Dependencies
+  -- resolved meanwhile (x.resolve answered "absent") are skipped.
+  -- Reply: the number of edges added.
   if cmd == 'x.deps' then
-    local jid, delay = ARGV[3], tonumber(ARGV[4])
-    if not jid or not delay or nargs < 5 then error('x.deps(): missing arguments') end
+    local jid, delay, queue = ARGV[3], tonumber(ARGV[4]), ARGV[5]
+    if not jid or not delay or nargs < 6 then error('x.deps(): missing arguments') end
     local key = 'ql:j:' .. jid
-    local g = call('hmget', key, 'state', 'queue')
+    local g = call('hmget', key, 'state', 'queue', 'time')
     if not g[1] or g[1] == 'moving' or not g[2] or g[2] == '' then return 0 end
+    if queue ~= '' and (g[2] ~= queue or g[3] ~= sfmt('%.20f', now)) then return 0 end
     local rk = 'ql:x:resolved:' .. jid
     local added = 0
-    for i = 5, nargs do
+    for i = 6, nargs do
       if call('sismember', rk, ARGV[i]) == 0 then
         added = added + call('sadd', key .. '-dependencies', ARGV[i])
       end

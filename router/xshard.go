@@ -1,0 +1,370 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/qless-router/qless-router/core"
+	"github.com/qless-router/qless-router/shard"
+)
+
+// Cross-shard operations (DESIGN section 4; docs/cross-shard.md).
+//
+// A command F that puts a job into a queue owned by another shard than the
+// job's (put or requeue of an existing jid, complete with next, retry,
+// unfail, recur.update queue) runs on the job's shard A exactly as on one
+// Redis, in one MULTI/EXEC transaction with x.export, which moves the job
+// (now in the new queue's sets on A) out of A: it leaves a tombstone and an
+// intent in A's outbox. The router then imports the intent on the queue's
+// owner B (x.import, idempotent), points the jid directory at B and
+// acknowledges the intent on A (x.ack, which deletes the tombstone). A router
+// that stops half way leaves the intent to A's courier (courier.go).
+
+// CrossShardConfig configures moves between shards, the couriers and the
+// reconciler. Zero values are invalid; start from DefaultCrossShardConfig.
+type CrossShardConfig struct {
+	// CourierInterval is how often a courier polls its shard's outbox.
+	// Must be > 0.
+	CourierInterval time.Duration
+	// Grace is how long a courier leaves a move intent to the router that
+	// made it (which delivers it at once) before delivering it itself.
+	// Resolve intents (a dependency completed) have no grace. Must be >= 0.
+	Grace time.Duration
+	// AppliedTTL is how long a shard remembers an imported intent (so that
+	// a repeat is a no-op). It must be much longer than an intent can wait
+	// in an outbox. Whole seconds, >= 1s.
+	AppliedTTL time.Duration
+	// DirectoryTTL is the lifetime of a jid directory entry
+	// (ql:x:loc:<jid> on the jid's home shard), renewed by every move of
+	// the job. Whole seconds, >= 1s.
+	DirectoryTTL time.Duration
+	// ReconcileInterval is how often the reconciler looks for half-done
+	// work on the shards this router is the courier of. Must be > 0.
+	ReconcileInterval time.Duration
+	// ReconcileAge is the age past which the reconciler reports and
+	// delivers an intent still in an outbox. Must be > Grace.
+	ReconcileAge time.Duration
+	// Batch is the most intents a courier takes per poll. Must be > 0.
+	Batch int
+	// Clock drives the couriers and the reconciler and stamps move intents;
+	// nil means core.RealClock(). (Not Config.Clock: its timers are the
+	// event hub's.)
+	Clock core.Clock
+}
+
+// DefaultCrossShardConfig returns the production defaults.
+func DefaultCrossShardConfig() CrossShardConfig {
+	return CrossShardConfig{
+		CourierInterval:   50 * time.Millisecond,
+		Grace:             2 * time.Second,
+		AppliedTTL:        7 * 24 * time.Hour,
+		DirectoryTTL:      30 * 24 * time.Hour,
+		ReconcileInterval: time.Minute,
+		ReconcileAge:      time.Minute,
+		Batch:             100,
+	}
+}
+
+// Validate reports every invalid field, naming it.
+func (c *CrossShardConfig) Validate() error {
+	var errs []error
+	if c.CourierInterval <= 0 {
+		errs = append(errs, fmt.Errorf("CrossShard.CourierInterval = %v, must be > 0", c.CourierInterval))
+	}
+	if c.Grace < 0 {
+		errs = append(errs, fmt.Errorf("CrossShard.Grace = %v, must be >= 0", c.Grace))
+	}
+	if c.AppliedTTL < time.Second {
+		errs = append(errs, fmt.Errorf("CrossShard.AppliedTTL = %v, must be >= 1s", c.AppliedTTL))
+	}
+	if c.DirectoryTTL < time.Second {
+		errs = append(errs, fmt.Errorf("CrossShard.DirectoryTTL = %v, must be >= 1s", c.DirectoryTTL))
+	}
+	if c.ReconcileInterval <= 0 {
+		errs = append(errs, fmt.Errorf("CrossShard.ReconcileInterval = %v, must be > 0", c.ReconcileInterval))
+	}
+	if c.ReconcileAge <= c.Grace {
+		errs = append(errs, fmt.Errorf("CrossShard.ReconcileAge = %v, must be > Grace (%v)", c.ReconcileAge, c.Grace))
+	}
+	if c.Batch <= 0 {
+		errs = append(errs, fmt.Errorf("CrossShard.Batch = %d, must be > 0", c.Batch))
+	}
+	return errors.Join(errs...)
+}
+
+// Steps of a cross-shard operation, named to a test hook (Router.xhook)
+// that can make the router abandon the operation there, as if it had died.
+const (
+	stepBeforeIntent = "before-intent" // before the transaction that records the intent
+	stepAfterIntent  = "after-intent"  // the intent is recorded, nothing delivered
+	stepAfterImport  = "after-import"  // imported on the target, not acknowledged
+	stepBeforeAck    = "before-ack"    // directory updated, not acknowledged
+)
+
+// XStats counts the cross-shard work of one router. Read it with
+// Router.CrossShardStats; safe for concurrent use.
+type XStats struct {
+	Moves     atomic.Int64 // intents recorded by this router's commands
+	Delivered atomic.Int64 // intents this router delivered (sync or courier)
+	Courier   atomic.Int64 // of which a courier delivered
+	Resolved  atomic.Int64 // resolve intents delivered
+	Repaired  atomic.Int64 // things the reconciler repaired
+	Failures  atomic.Int64 // deliveries that failed (retried later)
+}
+
+// CrossShardStats returns the router's cross-shard counters.
+func (r *Router) CrossShardStats() *XStats { return &r.xstats }
+
+// intent is the part of an intent JSON (lua/src/80_xshard.lua) the router
+// reads.
+type intent struct {
+	K      string `json:"k"`
+	Jid    string `json:"jid"`
+	Target string `json:"target"`
+	Kind   string `json:"kind"`
+	Queue  string `json:"queue"`
+	Dep    string `json:"dep"`
+	Now    string `json:"now"`
+}
+
+// txShard is implemented by shards that run MULTI/EXEC transactions
+// (*shard.Shard). Safe for concurrent use.
+type txShard interface {
+	CallTx(ctx context.Context, argvs ...[]string) ([]core.Reply, []error, error)
+}
+
+var _ txShard = (*shard.Shard)(nil)
+
+// callTx runs argvs on s in one transaction. A Shard without transactions
+// (a test double) runs them one after the other.
+func callTx(ctx context.Context, s Shard, argvs ...[]string) ([]core.Reply, []error, error) {
+	if t, ok := s.(txShard); ok {
+		return t.CallTx(ctx, argvs...)
+	}
+	reps := make([]core.Reply, len(argvs))
+	errs := make([]error, len(argvs))
+	for i, a := range argvs {
+		reps[i], errs[i] = s.CallArgs(ctx, a...)
+		var se *core.ScriptError
+		if errs[i] != nil && !errors.As(errs[i], &se) {
+			return nil, nil, errs[i]
+		}
+	}
+	return reps, errs, nil
+}
+
+func (r *Router) xstep(step, id string, courier bool) error {
+	if h := r.xhook; h != nil {
+		return h(step, id, courier)
+	}
+	return nil
+}
+
+// clockNow is a `now` for internal script calls that have no client time.
+func (r *Router) clockNow() string {
+	return strconv.FormatFloat(float64(r.xclock.Now().UnixMilli())/1000, 'f', 3, 64)
+}
+
+func seconds(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
+
+// moveTx runs argvs on src in one transaction, followed by x.export of the
+// jobs (or the one job or template named by kind and jid) that sit in
+// queue's sets on src, for dst, the queue's owner; then delivers each
+// intent. It returns the replies and errors of argvs. A delivery that fails
+// is logged and left to src's courier: the command itself has taken effect.
+func (r *Router) moveTx(ctx context.Context, src, dst Shard, now, queue, kind, jid string, carry bool, argvs ...[]string) ([]core.Reply, []error, error) {
+	if err := r.xstep(stepBeforeIntent, "", false); err != nil {
+		return nil, nil, err
+	}
+	c := "0"
+	if carry {
+		c = "1"
+	}
+	export := []string{"x.export", now, src.Name(), dst.Name(), strconv.FormatInt(r.xclock.Now().UnixMilli(), 10), queue, c}
+	if jid != "" {
+		export = append(export, kind, jid)
+	}
+	all := append(append([][]string{}, argvs...), export)
+	reps, errs, err := callTx(ctx, src, all...)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := len(argvs)
+	if errs[n] != nil {
+		return nil, nil, fmt.Errorf("router: shard %s: x.export: %w", src.Name(), errs[n])
+	}
+	list := reps[n].Array
+	for i := 0; i+1 < len(list); i += 2 {
+		r.xstats.Moves.Add(1)
+		if err := r.xstep(stepAfterIntent, list[i], false); err != nil {
+			return nil, nil, err
+		}
+		if err := r.deliver(ctx, src, list[i], list[i+1], false); err != nil {
+			if errors.Is(err, errAbandoned) {
+				return nil, nil, err
+			}
+			r.xstats.Failures.Add(1)
+			r.log.Warn("move not delivered; left to the courier", "shard", src.Name(), "intent", list[i], "err", err)
+		}
+	}
+	return reps[:n], errs[:n], nil
+}
+
+// errAbandoned wraps a test hook's error: the router gave up as if it died.
+var errAbandoned = errors.New("abandoned")
+
+// deliver applies one intent of src's outbox and acknowledges it.
+func (r *Router) deliver(ctx context.Context, src Shard, id, text string, courier bool) error {
+	var it intent
+	if err := json.Unmarshal([]byte(text), &it); err != nil {
+		return fmt.Errorf("router: shard %s: intent %s: %w", src.Name(), id, err)
+	}
+	switch it.K {
+	case "move":
+		return r.deliverMove(ctx, src, id, text, it, courier)
+	case "resolve":
+		return r.deliverResolve(ctx, src, id, it, courier)
+	}
+	return fmt.Errorf("router: shard %s: intent %s: unknown kind %q", src.Name(), id, it.K)
+}
+
+func (r *Router) abandon(step, id string, courier bool) error {
+	if err := r.xstep(step, id, courier); err != nil {
+		return fmt.Errorf("%w at %s: %w", errAbandoned, step, err)
+	}
+	return nil
+}
+
+func (r *Router) deliverMove(ctx context.Context, src Shard, id, text string, it intent, courier bool) error {
+	dst, ok := r.shards[it.Target]
+	if !ok {
+		return fmt.Errorf("router: shard %s: intent %s: %w %q", src.Name(), id, core.ErrUnknownShard, it.Target)
+	}
+	now := it.Now
+	if now == "" {
+		now = r.clockNow()
+	}
+	rep, err := dst.CallArgs(ctx, "x.import", now, src.Name()+":"+id, text, seconds(r.cfg.CrossShard.AppliedTTL))
+	if err != nil {
+		return err
+	}
+	if rep.Str == "exists" {
+		r.log.Warn("move target already has the job; kept it", "jid", it.Jid, "from", src.Name(), "to", dst.Name(), "intent", id)
+	}
+	if err := r.abandon(stepAfterImport, id, courier); err != nil {
+		return err
+	}
+	if it.Kind == "recur" {
+		r.jids.put(recurKey(it.Jid), dst.Name())
+	} else {
+		if _, err := r.home(it.Jid).Do(ctx, "SET", "ql:x:loc:"+it.Jid, dst.Name(), "EX", seconds(r.cfg.CrossShard.DirectoryTTL)); err != nil {
+			return err
+		}
+		r.jids.put(jobKey(it.Jid), dst.Name())
+	}
+	if err := r.abandon(stepBeforeAck, id, courier); err != nil {
+		return err
+	}
+	if _, err := src.CallArgs(ctx, "x.ack", now, id, it.Jid); err != nil {
+		return err
+	}
+	r.xstats.Delivered.Add(1)
+	if courier {
+		r.xstats.Courier.Add(1)
+	}
+	return nil
+}
+
+// deliverResolve tells the shard of dependent it.Jid that its dependency
+// it.Dep (on src) completed.
+func (r *Router) deliverResolve(ctx context.Context, src Shard, id string, it intent, courier bool) error {
+	now := it.Now
+	if now == "" {
+		now = r.clockNow()
+	}
+	for attempt := 0; ; attempt++ {
+		s, found, err := r.findJob(ctx, it.Jid)
+		if err != nil {
+			return err
+		}
+		if found {
+			rep, err := s.CallArgs(ctx, "x.resolve", now, it.Jid, it.Dep, seconds(r.cfg.CrossShard.AppliedTTL))
+			if err != nil {
+				return err
+			}
+			if rep.Str == "moving" && attempt < 3 {
+				if _, err := r.finishMove(ctx, s, it.Jid); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		break
+	}
+	if err := r.abandon(stepBeforeAck, id, courier); err != nil {
+		return err
+	}
+	if _, err := src.CallArgs(ctx, "x.ack", now, id, it.Jid); err != nil {
+		return err
+	}
+	r.xstats.Resolved.Add(1)
+	r.xstats.Delivered.Add(1)
+	if courier {
+		r.xstats.Courier.Add(1)
+	}
+	return nil
+}
+
+// findJob looks for jid on every shard (locate); found is false when no
+// shard has it.
+func (r *Router) findJob(ctx context.Context, jid string) (Shard, bool, error) {
+	s, err := r.locate(ctx, jid, false)
+	if err != nil {
+		return nil, false, err
+	}
+	rep, err := s.Do(ctx, "EXISTS", "ql:j:"+jid)
+	if err != nil {
+		return nil, false, err
+	}
+	return s, rep.Int > 0, nil
+}
+
+// finishMove delivers the move whose tombstone of jid is on s (if s has
+// one) and returns the shard the job went to; without a tombstone, s.
+func (r *Router) finishMove(ctx context.Context, s Shard, jid string) (Shard, error) {
+	rep, err := s.Do(ctx, "HMGET", "ql:j:"+jid, "state", "x.intent", "x.target")
+	if err != nil {
+		return nil, err
+	}
+	if len(rep.Array) != 3 || rep.Array[0] != stateMoving {
+		return s, nil
+	}
+	id, target := rep.Array[1], rep.Array[2]
+	dst, ok := r.shards[target]
+	if !ok {
+		return nil, fmt.Errorf("router: shard %s: tombstone of %s: %w %q", s.Name(), jid, core.ErrUnknownShard, target)
+	}
+	text, err := s.CallArgs(ctx, "x.intent", r.clockNow(), id)
+	if err != nil {
+		return nil, err
+	}
+	if text.Type == core.ReplyString {
+		if err := r.deliver(ctx, s, id, text.Str, false); err != nil {
+			return nil, err
+		}
+	}
+	return dst, nil
+}
+
+// internalCommand reports whether a command name is one of the internal
+// cross-shard commands (x.*), which the router never forwards for a client.
+func internalCommand(name string) bool { return len(name) > 2 && name[:2] == "x." }
+
+func errInternalCommand(name string) error {
+	return &core.ScriptError{Text: "ERR router: " + name + " is internal to qless-router", Message: "router: " + name + " is internal to qless-router"}
+}

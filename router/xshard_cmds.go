@@ -1,0 +1,435 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/qless-router/qless-router/core"
+	"github.com/qless-router/qless-router/shard"
+)
+
+// The qless commands that may cross shards (docs/cross-shard.md).
+
+// maxMoveAttempts bounds the retries of a command that met a tombstone (and
+// delivered its move first) or a job that was not where the router thought.
+const maxMoveAttempts = 3
+
+// option returns the value of the last `name value` pair of args from
+// index from on (the scripts read options in order, the last one wins).
+func option(args []string, from int, name string) (string, bool) {
+	v, ok := "", false
+	for i := from; i+1 < len(args); i += 2 {
+		if args[i] == name {
+			v, ok = args[i+1], true
+		}
+	}
+	return v, ok
+}
+
+// jsonList decodes a JSON list of strings; nil when text is not one (the
+// script gives its own error for that).
+func jsonList(text string) []string {
+	var l []string
+	if json.Unmarshal([]byte(text), &l) != nil {
+		return nil
+	}
+	return l
+}
+
+// claim asks jid's home shard which shard holds jid, registering owner when
+// the directory has no entry (SET NX GET). It returns the shard to run a
+// put on.
+func (r *Router) claim(ctx context.Context, jid string, owner Shard) (Shard, error) {
+	rep, err := r.home(jid).Do(ctx, "SET", "ql:x:loc:"+jid, owner.Name(), "NX", "GET", "EX", seconds(r.cfg.CrossShard.DirectoryTTL))
+	if err != nil {
+		return nil, err
+	}
+	if rep.Type == core.ReplyString {
+		if s, ok := r.shards[rep.Str]; ok {
+			return s, nil
+		}
+	}
+	return owner, nil
+}
+
+// remoteDeps registers jid as a dependent of each of deps that lives on
+// another shard than on (x.link there) and returns those that were linked:
+// the caller adds them to jid with x.deps. Dependencies on on itself, and
+// those that are complete or exist nowhere, are left to the script.
+func (r *Router) remoteDeps(ctx context.Context, on Shard, jid string, deps []string) ([]string, error) {
+	var linked []string
+	for _, d := range distinct(deps) {
+		for attempt := 0; attempt < maxMoveAttempts; attempt++ {
+			s, found, err := r.findJob(ctx, d)
+			if err != nil {
+				return nil, err
+			}
+			if !found || s == on {
+				break
+			}
+			rep, err := s.CallArgs(ctx, "x.link", r.clockNow(), d, jid)
+			if err != nil {
+				return nil, err
+			}
+			if rep.Str == "moving" {
+				if _, err := r.finishMove(ctx, s, d); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if rep.Str == "linked" {
+				linked = append(linked, d)
+			}
+			break
+		}
+	}
+	return linked, nil
+}
+
+// withDeps appends x.deps of linked to argvs (a put or complete that places
+// jid into queue at now with delay).
+func withDeps(argvs [][]string, now, jid, delay, queue string, linked []string) [][]string {
+	if len(linked) == 0 {
+		return argvs
+	}
+	if delay == "" {
+		delay = "0"
+	}
+	return append(argvs, append([]string{"x.deps", now, jid, delay, queue}, linked...))
+}
+
+// putX serves put and requeue with several shards: `put worker queue jid
+// klass data delay [opts]`. The jid directory (claim) says where the job
+// lives: a new jid, or one living on the queue's owner, is put there; an
+// existing jid elsewhere is put where it is and moved to the owner in the
+// same step (moveTx). Dependencies on other shards are linked first.
+func (r *Router) putX(ctx context.Context, args []string, queue string) (core.Reply, error) {
+	if len(args) < 5 {
+		return r.byQueue(ctx, args, []string{queue})
+	}
+	jid, now := args[4], args[1]
+	owner := r.owner(queue)
+	var deps []string
+	if text, ok := option(args, 8, "depends"); ok {
+		deps = jsonList(text)
+	}
+	delay := ""
+	if len(args) > 7 {
+		delay = args[7]
+	}
+	for attempt := 0; ; attempt++ {
+		at, err := r.claim(ctx, jid, owner)
+		if err != nil {
+			// The jid's home shard is down: a put must not fail for a shard
+			// that does not own its queue. The job is put on the owner
+			// unchecked (a jid living elsewhere would be duplicated).
+			r.log.Warn("put: jid directory unavailable; putting on the queue owner", "jid", jid, "err", err)
+			at = owner
+		}
+		linked, err := r.remoteDeps(ctx, at, jid, deps)
+		if err != nil {
+			return core.Reply{}, err
+		}
+		argvs := withDeps([][]string{args}, now, jid, delay, queue, linked)
+		var reps []core.Reply
+		var errs []error
+		if at == owner {
+			if len(argvs) == 1 {
+				rep, err := owner.CallArgs(ctx, args...)
+				reps, errs = []core.Reply{rep}, []error{err}
+				if err != nil && !shard.Moving(err) {
+					return rep, err
+				}
+			} else if reps, errs, err = callTx(ctx, owner, argvs...); err != nil {
+				return core.Reply{}, err
+			}
+		} else if reps, errs, err = r.moveTx(ctx, at, owner, now, queue, "job", jid, true, argvs...); err != nil {
+			return core.Reply{}, err
+		}
+		if shard.Moving(errs[0]) && attempt < maxMoveAttempts {
+			if _, err := r.finishMove(ctx, at, jid); err != nil {
+				return core.Reply{}, err
+			}
+			continue
+		}
+		if errs[0] == nil {
+			r.jids.put(jobKey(jid), owner.Name())
+		}
+		return reps[0], errs[0]
+	}
+}
+
+// jobShard returns the cached shard of jid, else looks for it.
+func (r *Router) jobShard(ctx context.Context, jid string) (Shard, error) {
+	if name, ok := r.jids.get(jobKey(jid)); ok {
+		return r.shards[name], nil
+	}
+	return r.locate(ctx, jid, false)
+}
+
+// toQueue serves complete with `next` and retry, which put the job into
+// queue: when queue's owner is not the job's shard, the command runs on the
+// job's shard and the job moves to the owner in the same step.
+func (r *Router) toQueue(ctx context.Context, args []string, jid, queue string) (core.Reply, error) {
+	dst := r.owner(queue)
+	now := args[1]
+	for attempt := 0; ; attempt++ {
+		s, err := r.jobShard(ctx, jid)
+		if err != nil {
+			return core.Reply{}, err
+		}
+		if s == dst {
+			return r.byJob(ctx, args, jid)
+		}
+		argvs := [][]string{args}
+		if args[0] == "complete" {
+			var deps []string
+			if text, ok := option(args, 6, "depends"); ok {
+				deps = jsonList(text)
+			}
+			linked, err := r.remoteDeps(ctx, s, jid, deps)
+			if err != nil {
+				return core.Reply{}, err
+			}
+			delay, _ := option(args, 6, "delay")
+			argvs = withDeps(argvs, now, jid, delay, queue, linked)
+		}
+		reps, errs, err := r.moveTx(ctx, s, dst, now, queue, "job", jid, true, argvs...)
+		if err != nil {
+			return core.Reply{}, err
+		}
+		if shard.NotHere(errs[0]) && attempt < maxMoveAttempts {
+			r.jids.drop(jobKey(jid), s.Name())
+			if shard.Moving(errs[0]) {
+				if _, err := r.finishMove(ctx, s, jid); err != nil {
+					return core.Reply{}, err
+				}
+				continue
+			}
+			loc, lerr := r.locate(ctx, jid, false)
+			if lerr == nil && loc != s {
+				continue
+			}
+			return reps[0], errs[0]
+		}
+		rep := reps[0]
+		if errs[0] == nil {
+			r.jids.put(jobKey(jid), dst.Name())
+			// complete answered before x.deps placed the job in depends.
+			if len(reps) > 1 && reps[1].Int > 0 && rep.Str == "waiting" {
+				rep = core.StringReply("depends")
+			}
+		}
+		return rep, errs[0]
+	}
+}
+
+// unfailOn runs `unfail queue group n` on s; when s does not own queue, the
+// jobs it put back move to the owner in the same step.
+func (r *Router) unfailOn(ctx context.Context, s Shard, now, queue, group, n string) (core.Reply, error) {
+	dst := r.owner(queue)
+	args := []string{"unfail", now, queue, group, n}
+	if s == dst {
+		return s.CallArgs(ctx, args...)
+	}
+	reps, errs, err := r.moveTx(ctx, s, dst, now, queue, "", "", true, args)
+	if err != nil {
+		return core.Reply{}, err
+	}
+	return reps[0], errs[0]
+}
+
+// recurUpdateX serves recur.update: a `queue` pair whose owner is not the
+// template's shard moves the template there in the same step.
+func (r *Router) recurUpdateX(ctx context.Context, args []string, jid string) (core.Reply, error) {
+	queue, ok := option(args, 3, "queue")
+	if !ok {
+		return r.byJob(ctx, args, jid)
+	}
+	dst := r.owner(queue)
+	for attempt := 0; ; attempt++ {
+		var s Shard
+		if name, ok := r.jids.get(recurKey(jid)); ok {
+			s = r.shards[name]
+		} else {
+			var err error
+			if s, err = r.locate(ctx, jid, true); err != nil {
+				return core.Reply{}, err
+			}
+		}
+		if s == dst {
+			return r.byJob(ctx, args, jid)
+		}
+		reps, errs, err := r.moveTx(ctx, s, dst, args[1], queue, "recur", jid, true, args)
+		if err != nil {
+			return core.Reply{}, err
+		}
+		if shard.NotHere(errs[0]) && attempt < maxMoveAttempts {
+			r.jids.drop(recurKey(jid), s.Name())
+			loc, lerr := r.locate(ctx, jid, true)
+			if lerr == nil && loc != s {
+				continue
+			}
+		}
+		return reps[0], errs[0]
+	}
+}
+
+// recurX serves recur: a template of that jid on another shard than the
+// queue's owner is moved to the owner first, so that the owner's script
+// replaces it (keeping its count) as one Redis would.
+func (r *Router) recurX(ctx context.Context, args []string, queue string) (core.Reply, error) {
+	if len(args) < 4 {
+		return r.byQueue(ctx, args, []string{queue})
+	}
+	jid, owner := args[3], r.owner(queue)
+	res, _ := fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (string, error) {
+		rep, err := s.Do(ctx, "HGET", "ql:r:"+jid, "queue")
+		return rep.Str, err
+	})
+	for _, n := range r.names {
+		oldq := res[n]
+		if n == owner.Name() || oldq == "" {
+			continue
+		}
+		if _, _, err := r.moveTx(ctx, r.shards[n], owner, args[1], oldq, "recur", jid, false); err != nil {
+			return core.Reply{}, err
+		}
+	}
+	return r.byQueue(ctx, args, []string{queue})
+}
+
+// dependsX serves depends: the script handles the dependencies on the job's
+// own shard; those on other shards are linked there (on) or unlinked (off).
+func (r *Router) dependsX(ctx context.Context, args []string, jid string) (core.Reply, error) {
+	if len(args) < 5 || (args[3] != "on" && args[3] != "off") {
+		return r.byJob(ctx, args, jid)
+	}
+	now := args[1]
+	var off []string
+	if args[3] == "off" {
+		off = args[4:]
+		if args[4] == "all" {
+			s, err := r.jobShard(ctx, jid)
+			if err != nil {
+				return core.Reply{}, err
+			}
+			rep, err := s.Do(ctx, "SMEMBERS", "ql:j:"+jid+"-dependencies")
+			if err != nil {
+				return core.Reply{}, err
+			}
+			off = rep.Array
+		}
+	}
+	rep, err := r.byJob(ctx, args, jid)
+	if err != nil {
+		return rep, err
+	}
+	name, ok := r.jids.get(jobKey(jid))
+	if !ok {
+		return rep, nil
+	}
+	s := r.shards[name]
+	if args[3] == "on" {
+		linked, err := r.remoteDeps(ctx, s, jid, args[4:])
+		if err != nil {
+			return core.Reply{}, err
+		}
+		if len(linked) > 0 {
+			if _, err := s.CallArgs(ctx, append([]string{"x.deps", now, jid, "0", ""}, linked...)...); err != nil {
+				return core.Reply{}, err
+			}
+		}
+		return rep, nil
+	}
+	for _, d := range distinct(off) {
+		loc, found, err := r.findJob(ctx, d)
+		if err != nil || !found || loc == s {
+			continue
+		}
+		if _, err := loc.CallArgs(ctx, "x.unlink", now, d, jid); err != nil {
+			r.log.Warn("depends off: remote edge not dropped; the reconciler will", "jid", jid, "dep", d, "err", err)
+		}
+	}
+	return rep, nil
+}
+
+// pipeShard is implemented by shards that can pipeline a raw command
+// after a script call (*shard.Shard). Safe for concurrent use.
+type pipeShard interface {
+	CallThenDo(ctx context.Context, argv []string, raw ...string) (core.Reply, error, core.Reply, error)
+}
+
+var _ pipeShard = (*shard.Shard)(nil)
+
+// pendingResolves counts a shard's resolve intents (due at 0).
+var pendingResolves = []string{"ZCOUNT", "ql:x:due", "-inf", "0"}
+
+// completeX serves complete without `next`. Completing a job can leave
+// intents to release its dependents on other shards: they are delivered at
+// once, before the reply, as one Redis releases them in the same call. On
+// the common path (the jid cached) the command and a ZCOUNT of the outbox's
+// resolve intents share one round trip.
+func (r *Router) completeX(ctx context.Context, args []string, jid string) (core.Reply, error) {
+	if name, ok := r.jids.get(jobKey(jid)); ok {
+		s := r.shards[name]
+		if p, ok := s.(pipeShard); ok {
+			rep, err, n, nerr := p.CallThenDo(ctx, args, pendingResolves...)
+			if !answersMissing("complete", rep, err) {
+				r.learnJobReply("complete", jobKey(jid), s, rep, err)
+				if err == nil && nerr == nil && n.Int > 0 {
+					r.resolveNow(ctx, s, jid)
+				}
+				return rep, err
+			}
+			// Not there after all: byJob looks for it (nothing was written).
+		} else {
+			// A shard without pipelining (a test double): its resolve
+			// intents wait for the courier.
+			return r.byJob(ctx, args, jid)
+		}
+	}
+	rep, err := r.byJob(ctx, args, jid)
+	if err != nil || rep.Str != "complete" {
+		return rep, err
+	}
+	if name, ok := r.jids.get(jobKey(jid)); ok {
+		s := r.shards[name]
+		if n, err := s.Do(ctx, pendingResolves...); err == nil && n.Int > 0 {
+			r.resolveNow(ctx, s, jid)
+		}
+	}
+	return rep, err
+}
+
+// resolveNow delivers s's resolve intents (a complete of jid left some);
+// a failure is left to the courier.
+func (r *Router) resolveNow(ctx context.Context, s Shard, jid string) {
+	if _, err := r.courierPass(ctx, s, r.xclock.Now().UnixMilli()); err != nil {
+		r.xstats.Failures.Add(1)
+		r.log.Warn("complete: dependents on other shards not released yet; left to the courier", "jid", jid, "err", err)
+	}
+}
+
+// unlinkCanceled drops, on each shard of a cancel, the dependents edges of
+// its jids to dependents that are canceled in the same call on another
+// shard (x.unlink), so that each shard's script applies the dependents rule
+// to the others only.
+func (r *Router) unlinkCanceled(ctx context.Context, now string, order []string, groups map[string][]string, loc map[string]string, found map[string]map[string]jobCopy, named map[string]bool) {
+	for _, n := range order {
+		for _, j := range groups[n] {
+			var drop []string
+			for _, d := range found[j][n].dependents {
+				if named[d] && loc[d] != n {
+					drop = append(drop, d)
+				}
+			}
+			if len(drop) == 0 {
+				continue
+			}
+			if _, err := r.shards[n].CallArgs(ctx, append([]string{"x.unlink", now, j}, drop...)...); err != nil {
+				r.log.Warn("cancel: remote edges not dropped", "jid", j, "shard", n, "err", err)
+			}
+		}
+	}
+}
