@@ -229,6 +229,7 @@ type Router struct {
 	xhook  func(step, intent string, courier bool) error
 	xstats XStats
 	xclock core.Clock // Config.CrossShard.Clock or the real clock
+	xwg    sync.WaitGroup // background ends of synchronous moves
 
 	mu       sync.Mutex
 	started  bool               // guarded by mu
@@ -437,6 +438,7 @@ func (r *Router) Stop(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("router: stop: subscriptions: %w", ctx.Err()))
 	}
 	r.events.stop()
+	r.xwg.Wait() // bounded: each ends within FanOutTimeout
 	if r.member != nil {
 		if err := r.member.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("router: stop: membership: %w", err))

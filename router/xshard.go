@@ -204,7 +204,7 @@ func (r *Router) moveTx(ctx context.Context, src, dst Shard, now, queue, kind, j
 		if err := r.xstep(stepAfterIntent, list[i], false); err != nil {
 			return nil, nil, err
 		}
-		if err := r.deliver(ctx, src, list[i], list[i+1], false); err != nil {
+		if err := r.deliverSync(ctx, src, list[i], list[i+1]); err != nil {
 			if errors.Is(err, errAbandoned) {
 				return nil, nil, err
 			}
@@ -213,6 +213,32 @@ func (r *Router) moveTx(ctx context.Context, src, dst Shard, now, queue, kind, j
 		}
 	}
 	return reps[:n], errs[:n], nil
+}
+
+// deliverSync delivers a move the router just recorded: the import on the
+// target before the reply (then the job is in its new queue), the
+// directory update and the acknowledgement after it, in the background
+// (until then a tombstone stays, which any router that meets it finishes).
+func (r *Router) deliverSync(ctx context.Context, src Shard, id, text string) error {
+	var it intent
+	if err := json.Unmarshal([]byte(text), &it); err != nil {
+		return fmt.Errorf("router: shard %s: intent %s: %w", src.Name(), id, err)
+	}
+	dst, err := r.importMove(ctx, src, id, text, it)
+	if err != nil {
+		return err
+	}
+	r.xwg.Add(1)
+	go func() {
+		defer r.xwg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.FanOutTimeout)
+		defer cancel()
+		if err := r.settleMove(ctx, src, dst, id, it, false); err != nil && !errors.Is(err, errAbandoned) {
+			r.xstats.Failures.Add(1)
+			r.log.Warn("move imported but not acknowledged; left to the courier", "shard", src.Name(), "intent", id, "err", err)
+		}
+	}()
+	return nil
 }
 
 // errAbandoned wraps a test hook's error: the router gave up as if it died.
@@ -241,21 +267,41 @@ func (r *Router) abandon(step, id string, courier bool) error {
 }
 
 func (r *Router) deliverMove(ctx context.Context, src Shard, id, text string, it intent, courier bool) error {
-	dst, ok := r.shards[it.Target]
-	if !ok {
-		return fmt.Errorf("router: shard %s: intent %s: %w %q", src.Name(), id, core.ErrUnknownShard, it.Target)
-	}
-	now := it.Now
-	if now == "" {
-		now = r.clockNow()
-	}
-	rep, err := dst.CallArgs(ctx, "x.import", now, src.Name()+":"+id, text, seconds(r.cfg.CrossShard.AppliedTTL))
+	dst, err := r.importMove(ctx, src, id, text, it)
 	if err != nil {
 		return err
+	}
+	return r.settleMove(ctx, src, dst, id, it, courier)
+}
+
+// importMove applies a move intent on its target (x.import).
+func (r *Router) importMove(ctx context.Context, src Shard, id, text string, it intent) (Shard, error) {
+	dst, ok := r.shards[it.Target]
+	if !ok {
+		return nil, fmt.Errorf("router: shard %s: intent %s: %w %q", src.Name(), id, core.ErrUnknownShard, it.Target)
+	}
+	rep, err := dst.CallArgs(ctx, "x.import", intentNow(r, it), src.Name()+":"+id, text, seconds(r.cfg.CrossShard.AppliedTTL))
+	if err != nil {
+		return nil, err
 	}
 	if rep.Str == "exists" {
 		r.log.Warn("move target already has the job; kept it", "jid", it.Jid, "from", src.Name(), "to", dst.Name(), "intent", id)
 	}
+	return dst, nil
+}
+
+func intentNow(r *Router, it intent) string {
+	if it.Now != "" {
+		return it.Now
+	}
+	return r.clockNow()
+}
+
+// settleMove finishes an imported move: the jid directory (jobs) and the
+// jid cache point at the target, then the intent is acknowledged on the
+// source (which drops the tombstone).
+func (r *Router) settleMove(ctx context.Context, src, dst Shard, id string, it intent, courier bool) error {
+	now := intentNow(r, it)
 	if err := r.abandon(stepAfterImport, id, courier); err != nil {
 		return err
 	}
