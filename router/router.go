@@ -228,7 +228,7 @@ type Router struct {
 	// if it had died (xshard.go).
 	xhook  func(step, intent string, courier bool) error
 	xstats XStats
-	xclock core.Clock // Config.CrossShard.Clock or the real clock
+	xclock core.Clock     // Config.CrossShard.Clock or the real clock
 	xwg    sync.WaitGroup // background ends of synchronous moves
 
 	mu       sync.Mutex
