@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -685,26 +684,37 @@ func (r *Router) exactSummaries(ctx context.Context, holders []string, suffix st
 // (which validates the arguments and publishes the one config_set or
 // config_unset event one Redis would publish); the others then get the same
 // change as a raw HSET/HDEL of ql:config, so that subscribers see the event
-// once. A shard that does not answer is named in the error; the change
-// stands on the others.
+// once. Every shard also gets the change's stamp (configsync.go). A shard
+// that does not answer is named in the error; the change stands on the
+// others, and the config sync brings it to the missed shard later.
 func (r *Router) broadcastConfig(ctx context.Context, args []string) (core.Reply, error) {
 	first := r.anyShard()
 	rep, err := first.CallArgs(ctx, args...)
 	if err != nil {
 		return rep, err
 	}
-	var raw []string
+	var op, value string
 	switch args[0] {
 	case "config.set":
-		raw = []string{"HSET", "ql:config", args[2], args[3]}
+		op, value = "set", args[3]
 	case "config.unset":
-		raw = []string{"HDEL", "ql:config", args[2]}
+		op = "unset"
 	default:
 		return rep, nil
 	}
-	others := slices.DeleteFunc(slices.Clone(r.names), func(n string) bool { return n == first.Name() })
-	if _, err := fanOut(ctx, r, others, func(ctx context.Context, s Shard) (core.Reply, error) {
-		return s.Do(ctx, raw...)
+	option, stamp := args[2], r.configStamp(op)
+	writes := configWrites(op, option, value, stamp)
+	if _, err := fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (core.Reply, error) {
+		cmds := writes
+		if s == first {
+			cmds = writes[1:] // the script wrote the value itself
+		}
+		for _, cmd := range cmds {
+			if _, err := s.Do(ctx, cmd...); err != nil {
+				return core.Reply{}, err
+			}
+		}
+		return core.Reply{}, nil
 	}); err != nil {
 		return core.Reply{}, err
 	}

@@ -102,6 +102,12 @@ type Config struct {
 	// reconciler (docs/cross-shard.md).
 	CrossShard CrossShardConfig
 
+	// ConfigSyncInterval is how often the router brings every shard's
+	// replicated qless config to the newest change (configsync.go), so that
+	// a shard that missed a config.set while it was away gets it. Must be
+	// > 0.
+	ConfigSyncInterval time.Duration
+
 	// Membership, when set, makes the router join the cluster of routers.
 	// Its ShardSet defaults to the ring's text form.
 	Membership *MembershipConfig
@@ -123,6 +129,8 @@ func DefaultConfig() Config {
 		SubscribeTimeout: 5 * time.Second,
 		EventQueueLimit:  100_000,
 		CrossShard:       DefaultCrossShardConfig(),
+
+		ConfigSyncInterval: 5 * time.Second,
 	}
 }
 
@@ -137,6 +145,7 @@ func DefaultLocalConfig() Config {
 	c.CrossShard.Grace = 500 * time.Millisecond
 	c.CrossShard.ReconcileInterval = time.Second
 	c.CrossShard.ReconcileAge = 2 * time.Second
+	c.ConfigSyncInterval = time.Second
 	return c
 }
 
@@ -176,6 +185,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.CrossShard.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("router: Config.%w", err))
+	}
+	if c.ConfigSyncInterval <= 0 {
+		errs = append(errs, fmt.Errorf("router: Config.ConfigSyncInterval = %v, must be > 0", c.ConfigSyncInterval))
 	}
 	if c.Membership != nil {
 		if err := c.Membership.Validate(); err != nil {
@@ -407,6 +419,13 @@ func (r *Router) Start(ctx context.Context) error {
 		go func() {
 			defer r.wg.Done()
 			r.watchAgreement(subCtx)
+		}()
+	}
+	if len(r.names) > 1 {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.configSyncLoop(subCtx, r.cfg.ConfigSyncInterval)
 		}()
 	}
 	r.log.Info("router started", "ring", r.ring.Load().String())
