@@ -34,7 +34,7 @@ const agreementRecheck = time.Second
 func (r *Router) watchAgreement(ctx context.Context) {
 	changes, unsubscribe := r.member.Subscribe()
 	defer unsubscribe()
-	tick := r.clock.NewTicker(agreementRecheck)
+	tick := r.xclock.NewTicker(agreementRecheck)
 	defer tick.Stop()
 	r.checkAgreement()
 	for {

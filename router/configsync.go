@@ -110,9 +110,11 @@ func hgetall(ctx context.Context, s Shard, key string) (map[string]string, error
 	return out, nil
 }
 
-// configSyncLoop runs syncConfig every interval until ctx ends.
+// configSyncLoop runs syncConfig every interval until ctx ends. It runs on
+// the clock of the router's background maintenance (Config.CrossShard.Clock),
+// like the couriers and the reconciler.
 func (r *Router) configSyncLoop(ctx context.Context, interval time.Duration) {
-	tick := r.clock.NewTicker(interval)
+	tick := r.xclock.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
