@@ -298,9 +298,10 @@ func NewMembership(cfg MembershipConfig) (*Membership, error) {
 }
 
 // Start binds the gossip listeners, joins the cluster and returns. Joining
-// the seeds is retried in the background until one succeeds, ctx ends or
-// Stop is called, so a router may start before its seeds. Start may be
-// called once.
+// the seeds goes on in the background for the membership's whole life: it
+// is retried until one seed answers (a router may start before its seeds),
+// and again whenever the router finds itself alone (after a partition).
+// ctx bounds only Start itself. Start may be called once.
 func (m *Membership) Start(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -332,14 +333,10 @@ func (m *Membership) Start(ctx context.Context) error {
 		m.notifyLoop(bg)
 	}()
 	if seeds := m.seeds(list); len(seeds) > 0 {
-		joinCtx, joinCancel := context.WithCancel(bg)
-		stopJoin := context.AfterFunc(ctx, joinCancel)
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			defer stopJoin()
-			defer joinCancel()
-			m.joinLoop(joinCtx, list, seeds)
+			m.joinLoop(bg, list, seeds)
 		}()
 	}
 	m.logger.Info("membership started", "gossip_addr", bound, "seeds", m.cfg.Join)
@@ -385,24 +382,37 @@ func (m *Membership) seeds(list *memberlist.Memberlist) []string {
 	return seeds
 }
 
-// joinLoop joins the seeds, retrying until one answers or ctx ends.
+// joinLoop joins the seeds, retrying every JoinRetryInterval until one
+// answers, and joins them again whenever this router is alone, until ctx
+// ends (Stop).
 func (m *Membership) joinLoop(ctx context.Context, list *memberlist.Memberlist, seeds []string) {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	joined := false
 	for attempt := 1; ; attempt++ {
 		select {
 		case <-ctx.Done():
-			m.logger.Warn("membership: gave up joining seeds", "seeds", seeds, "attempts", attempt-1)
+			if !joined {
+				m.logger.Warn("membership: stopped before joining any seed", "seeds", seeds, "attempts", attempt-1)
+			}
 			return
 		case <-t.C:
 		}
+		t.Reset(m.cfg.JoinRetryInterval)
+		if joined && list.NumMembers() > 1 {
+			continue
+		}
 		n, err := list.Join(seeds)
 		if n > 0 {
-			m.logger.Info("membership: joined", "seeds_reached", n, "attempts", attempt)
-			return
+			if joined {
+				m.logger.Info("membership: rejoined after being alone", "seeds_reached", n)
+			} else {
+				m.logger.Info("membership: joined", "seeds_reached", n, "attempts", attempt)
+			}
+			joined = true
+			continue
 		}
 		m.logger.Debug("membership: join failed, will retry", "seeds", seeds, "attempt", attempt, "err", err)
-		t.Reset(m.cfg.JoinRetryInterval)
 	}
 }
 
