@@ -18,6 +18,7 @@ import (
 type benchFlags struct {
 	local       bool
 	localShards int
+	shardCPU    float64
 	redis       string
 	router      string
 	shardAddrs  []string
@@ -37,6 +38,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var f benchFlags
 	fs := newFlagSet("bench", stderr)
 	fs.BoolVar(&f.local, "local", false, "start a throwaway local redis-server with a router in front of it, and measure both (direct, router)")
+	fs.Float64Var(&f.shardCPU, "shard-cpu", 0, "with --local, cap each local redis-server at this fraction of a core (cgroups, root): makes Redis the bottleneck on a small machine, as when shards have machines of their own")
 	fs.IntVar(&f.localShards, "local-shards", 0, "with --local, also measure a router in front of this many throwaway shards (e.g. 3; use --queues to spread the jobs)")
 	fs.StringVar(&f.redis, "redis", "", "host:port of a Redis running the qless script, measured directly")
 	fs.StringVar(&f.router, "router", "", "host:port of a qless-router, measured through the router")
@@ -64,7 +66,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	if f.local {
-		cleanup, targets, err := localBenchTargets(ctx, f.localShards)
+		cleanup, targets, err := localBenchTargets(ctx, f.localShards, f.shardCPU)
 		if err != nil {
 			return err
 		}
@@ -107,13 +109,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // router in this process) and returns the shard as the "direct" target and
 // the router in front of it as "router"; with shards > 0 it also starts a
 // cluster of that many shards behind one router ("router-<n>shards").
-func localBenchTargets(ctx context.Context, shards int) (func(), []bench.Target, error) {
+func localBenchTargets(ctx context.Context, shards int, shardCPU float64) (func(), []bench.Target, error) {
 	var clusters []*devcluster.Cluster
+	var limits []func() error
 	cleanup := func() {
 		for _, c := range clusters {
 			stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			_ = c.Stop(stopCtx)
 			cancel()
+		}
+		for _, undo := range limits {
+			_ = undo()
 		}
 	}
 	start := func(n int) (*devcluster.Cluster, error) {
@@ -124,10 +130,20 @@ func localBenchTargets(ctx context.Context, shards int) (func(), []bench.Target,
 			return nil, err
 		}
 		clusters = append(clusters, c)
+		if shardCPU > 0 {
+			for _, srv := range c.Shards {
+				undo, err := srv.LimitCPU(shardCPU)
+				if err != nil {
+					return nil, err
+				}
+				limits = append(limits, undo)
+			}
+		}
 		return c, nil
 	}
 	one, err := start(1)
 	if err != nil {
+		cleanup()
 		return nil, nil, err
 	}
 	shard := one.ShardAddrs()[0]
