@@ -3,7 +3,6 @@ package lua
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -249,5 +248,3 @@ func (s *subscriber) line() string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func ftoa(f float64) string { return fmt.Sprintf("%v", f) }

@@ -136,11 +136,10 @@ func (r *runner) newJID() string {
 // one connection (possibly shared, see Config.Connections), and its own
 // latency histograms, merged after the phase.
 type worker struct {
-	name  string
-	conn  *scriptConn
-	hist  map[string]*histogram
-	jids  []string // every job this worker put, for clean-up
-	queue func(slot int) string
+	name string
+	conn *scriptConn
+	hist map[string]*histogram
+	jids []string // every job this worker put, for clean-up
 }
 
 func (w *worker) histogram(key string) *histogram {

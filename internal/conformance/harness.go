@@ -216,31 +216,6 @@ func (r *res) str() string {
 	return s
 }
 
-// int expects an integer reply.
-func (r *res) int() int64 {
-	r.h.t.Helper()
-	v := r.ok()
-	n, ok := v.(int64)
-	if !ok {
-		r.h.t.Fatalf("%s = %#v, want an integer reply", r.desc, v)
-	}
-	return n
-}
-
-// arr expects an array reply of strings.
-func (r *res) arr() []string {
-	r.h.t.Helper()
-	v := r.ok()
-	if v == nil {
-		r.h.t.Fatalf("%s = nil, want an array reply", r.desc)
-	}
-	ss, ok := v.([]string)
-	if !ok {
-		r.h.t.Fatalf("%s = %#v, want an array of strings", r.desc, v)
-	}
-	return ss
-}
-
 // is compares the raw reply with want (nil, string, int64/int or []string).
 func (r *res) is(want any) {
 	r.h.t.Helper()
