@@ -407,12 +407,13 @@ func (r *Router) locateJobs(ctx context.Context, now string, jids []string) (map
 // shards can still interleave differently from one Redis). The reply is the
 // argument list, as one Redis answers.
 //
-// Gap: dependents recorded on another shard (cross-shard dependencies,
-// DESIGN section 4) are not in the job's dependents and are not checked
-// here.
+// Dependents on other shards are in the job's dependents too (cross-shard
+// dependencies, docs/cross-shard.md); the halves of the canceled jobs'
+// dependency edges that live on other shards are dropped afterwards
+// (unlinkCanceledDeps).
 func (r *Router) cancel(ctx context.Context, args []string) (core.Reply, error) {
 	now, jids := args[1], args[2:]
-	loc, found, err := r.locateJobs(ctx, now, jids)
+	loc, found, err := r.locateLive(ctx, now, jids)
 	if err != nil {
 		return core.Reply{}, err
 	}
@@ -445,7 +446,11 @@ func (r *Router) cancel(ctx context.Context, args []string) (core.Reply, error) 
 		}
 	}()
 	if len(order) == 1 {
-		return r.shards[order[0]].CallArgs(ctx, args...)
+		rep, err := r.shards[order[0]].CallArgs(ctx, args...)
+		if err == nil {
+			r.unlinkCanceledDeps(ctx, now, jids, loc, found)
+		}
+		return rep, err
 	}
 	named := make(map[string]bool, len(jids))
 	for _, j := range jids {
@@ -487,6 +492,7 @@ func (r *Router) cancel(ctx context.Context, args []string) (core.Reply, error) 
 			return core.Reply{}, err
 		}
 	}
+	r.unlinkCanceledDeps(ctx, now, jids, loc, found)
 	return core.ArrayReply(append([]string{}, jids...)), nil
 }
 
@@ -507,7 +513,7 @@ func deleteName(list []string, name string) []string {
 // error ends the command.
 func (r *Router) timeout(ctx context.Context, args []string) (core.Reply, error) {
 	now, jids := args[1], args[2:]
-	loc, _, err := r.locateJobs(ctx, now, jids)
+	loc, _, err := r.locateLive(ctx, now, jids)
 	if err != nil {
 		return core.Reply{}, err
 	}

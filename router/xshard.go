@@ -43,6 +43,14 @@ type CrossShardConfig struct {
 	// (ql:x:loc:<jid> on the jid's home shard), renewed by every move of
 	// the job. Whole seconds, >= 1s.
 	DirectoryTTL time.Duration
+	// ProbeOnMiss makes a put of a jid that the jid directory does not know
+	// ask every shard whether the job exists elsewhere, as it always does
+	// for jids of the spawned form <template>-<n>. Turn it on for a cluster
+	// whose shards hold jobs put before the directory (a migration from
+	// one Redis) or jobs that live longer than DirectoryTTL without moving:
+	// without it, a put of such a jid into another shard's queue creates a
+	// second job. It costs a parallel read of every shard per new jid.
+	ProbeOnMiss bool
 	// ReconcileInterval is how often the reconciler looks for half-done
 	// work on the shards this router is the courier of. Must be > 0.
 	ReconcileInterval time.Duration
@@ -113,8 +121,14 @@ type XStats struct {
 	Delivered atomic.Int64 // intents this router delivered (sync or courier)
 	Courier   atomic.Int64 // of which a courier delivered
 	Resolved  atomic.Int64 // resolve intents delivered
-	Repaired  atomic.Int64 // things the reconciler repaired
-	Failures  atomic.Int64 // deliveries that failed (retried later)
+	Repaired  atomic.Int64 // things the reconciler repaired (the two below)
+	// RepairedIntents counts intents the reconciler delivered because no
+	// courier had within ReconcileAge.
+	RepairedIntents atomic.Int64
+	// RepairedEdges counts remote dependency edges the reconciler repaired
+	// (a side that was gone dropped or resolved, a lost side linked again).
+	RepairedEdges atomic.Int64
+	Failures      atomic.Int64 // deliveries that failed (retried later)
 }
 
 // CrossShardStats returns the router's cross-shard counters.

@@ -3,6 +3,8 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strconv"
 
 	"github.com/qless-router/qless-router/core"
 	"github.com/qless-router/qless-router/shard"
@@ -36,54 +38,59 @@ func jsonList(text string) []string {
 	return l
 }
 
-// claim asks jid's home shard which shard holds jid, registering owner when
-// the directory has no entry (SET NX GET). It returns the shard to run a
-// put on.
-func (r *Router) claim(ctx context.Context, jid string, owner Shard) (Shard, error) {
-	rep, err := r.home(jid).Do(ctx, "SET", "ql:x:loc:"+jid, owner.Name(), "NX", "GET", "EX", seconds(r.cfg.CrossShard.DirectoryTTL))
-	if err != nil {
-		return nil, err
-	}
-	if rep.Type == core.ReplyString {
-		if s, ok := r.shards[rep.Str]; ok {
-			return s, nil
-		}
-	}
-	return owner, nil
-}
-
 // remoteDeps registers jid as a dependent of each of deps that lives on
 // another shard than on (x.link there) and returns those that were linked:
 // the caller adds them to jid with x.deps. Dependencies on on itself, and
-// those that are complete or exist nowhere, are left to the script.
-func (r *Router) remoteDeps(ctx context.Context, on Shard, jid string, deps []string) ([]string, error) {
-	var linked []string
+// those that are complete or exist nowhere, are left to the script. fresh
+// are the edges this call created (not there before), for unlinkFresh when
+// the command then fails.
+func (r *Router) remoteDeps(ctx context.Context, on Shard, jid string, deps []string) (linked []string, fresh []remoteEdge, err error) {
+	stamp := strconv.FormatInt(r.xclock.Now().UnixMilli(), 10)
 	for _, d := range distinct(deps) {
 		for attempt := 0; attempt < maxMoveAttempts; attempt++ {
 			s, found, err := r.findJob(ctx, d)
 			if err != nil {
-				return nil, err
+				return nil, fresh, err
 			}
 			if !found || s == on {
 				break
 			}
-			rep, err := s.CallArgs(ctx, "x.link", r.clockNow(), d, jid)
+			rep, err := s.CallArgs(ctx, "x.link", r.clockNow(), d, jid, stamp)
 			if err != nil {
-				return nil, err
+				return nil, fresh, err
 			}
 			if rep.Str == "moving" {
 				if _, err := r.finishMove(ctx, s, d); err != nil {
-					return nil, err
+					return nil, fresh, err
 				}
 				continue
 			}
-			if rep.Str == "linked" {
+			if rep.Str == "linked" || rep.Str == "already" {
 				linked = append(linked, d)
+			}
+			if rep.Str == "linked" {
+				fresh = append(fresh, remoteEdge{dep: d, on: s})
 			}
 			break
 		}
 	}
-	return linked, nil
+	return linked, fresh, nil
+}
+
+// remoteEdge is a dependents edge that remoteDeps created on shard on.
+type remoteEdge struct {
+	dep string
+	on  Shard
+}
+
+// unlinkFresh takes back the edges remoteDeps created for a command that
+// then failed (a failure is left to the reconciler).
+func (r *Router) unlinkFresh(ctx context.Context, now, jid string, fresh []remoteEdge) {
+	for _, e := range fresh {
+		if _, err := e.on.CallArgs(ctx, "x.unlink", now, e.dep, jid); err != nil {
+			r.log.Warn("remote dependency edge of a failed command not dropped; left to the reconciler", "jid", jid, "dep", e.dep, "err", err)
+		}
+	}
 }
 
 // withDeps appends x.deps of linked to argvs (a put or complete that places
@@ -126,9 +133,20 @@ func (r *Router) putX(ctx context.Context, args []string, queue string) (core.Re
 			r.log.Warn("put: jid directory unavailable; putting on the queue owner", "jid", jid, "err", err)
 			at = owner
 		}
-		linked, err := r.remoteDeps(ctx, at, jid, deps)
+		linked, fresh, err := r.remoteDeps(ctx, at, jid, deps)
 		if err != nil {
 			return core.Reply{}, err
+		}
+		var old []string
+		if len(deps) > 0 {
+			// A non-empty list replaces the job's dependencies: the script
+			// drops the other halves of the old edges on its own shard,
+			// the router those on other shards (afterwards).
+			rep, err := at.Do(ctx, "SMEMBERS", "ql:j:"+jid+"-dependencies")
+			if err != nil {
+				return core.Reply{}, err
+			}
+			old = rep.Array
 		}
 		argvs := withDeps([][]string{args}, now, jid, delay, queue, linked)
 		var reps []core.Reply
@@ -154,8 +172,40 @@ func (r *Router) putX(ctx context.Context, args []string, queue string) (core.Re
 		}
 		if errs[0] == nil {
 			r.jids.put(jobKey(jid), owner.Name())
+			r.unlinkRemote(ctx, at, now, jid, without(old, deps))
+		} else {
+			r.unlinkFresh(ctx, now, jid, fresh)
 		}
 		return reps[0], errs[0]
+	}
+}
+
+// without returns the members of list that are not in drop.
+func without(list, drop []string) []string {
+	var out []string
+	for _, s := range list {
+		if !slices.Contains(drop, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// unlinkRemote drops jid from the dependents of each of deps that lives on
+// another shard than on (whose script dropped the local ones): jid no
+// longer depends on them. A failure is left to the reconciler.
+func (r *Router) unlinkRemote(ctx context.Context, on Shard, now, jid string, deps []string) {
+	for _, d := range distinct(deps) {
+		loc, found, err := r.findJob(ctx, d)
+		if err == nil && (!found || loc == on) {
+			continue
+		}
+		if err == nil {
+			_, err = loc.CallArgs(ctx, "x.unlink", now, d, jid)
+		}
+		if err != nil {
+			r.log.Warn("remote dependency edge not dropped; left to the reconciler", "jid", jid, "dep", d, "err", err)
+		}
 	}
 }
 
@@ -170,33 +220,41 @@ func (r *Router) jobShard(ctx context.Context, jid string) (Shard, error) {
 // toQueue serves complete with `next` and retry, which put the job into
 // queue: when queue's owner is not the job's shard, the command runs on the
 // job's shard and the job moves to the owner in the same step.
+// Dependencies of complete on jobs of other shards are linked first and
+// added in the same transaction (x.deps), wherever the job goes.
 func (r *Router) toQueue(ctx context.Context, args []string, jid, queue string) (core.Reply, error) {
 	dst := r.owner(queue)
 	now := args[1]
+	var deps []string
+	if text, ok := option(args, 6, "depends"); ok && args[0] == "complete" {
+		deps = jsonList(text)
+	}
 	for attempt := 0; ; attempt++ {
 		s, err := r.jobShard(ctx, jid)
 		if err != nil {
 			return core.Reply{}, err
 		}
-		if s == dst {
-			return r.byJob(ctx, args, jid)
-		}
-		argvs := [][]string{args}
-		if args[0] == "complete" {
-			var deps []string
-			if text, ok := option(args, 6, "depends"); ok {
-				deps = jsonList(text)
-			}
-			linked, err := r.remoteDeps(ctx, s, jid, deps)
-			if err != nil {
-				return core.Reply{}, err
-			}
-			delay, _ := option(args, 6, "delay")
-			argvs = withDeps(argvs, now, jid, delay, queue, linked)
-		}
-		reps, errs, err := r.moveTx(ctx, s, dst, now, queue, "job", jid, true, argvs...)
+		linked, fresh, err := r.remoteDeps(ctx, s, jid, deps)
 		if err != nil {
 			return core.Reply{}, err
+		}
+		delay, _ := option(args, 6, "delay")
+		argvs := withDeps([][]string{args}, now, jid, delay, queue, linked)
+		if s == dst && len(argvs) == 1 {
+			return r.byJob(ctx, args, jid)
+		}
+		var reps []core.Reply
+		var errs []error
+		if s == dst {
+			reps, errs, err = callTx(ctx, s, argvs...)
+		} else {
+			reps, errs, err = r.moveTx(ctx, s, dst, now, queue, "job", jid, true, argvs...)
+		}
+		if err != nil {
+			return core.Reply{}, err
+		}
+		if errs[0] != nil {
+			r.unlinkFresh(ctx, now, jid, fresh)
 		}
 		if shard.NotHere(errs[0]) && attempt < maxMoveAttempts {
 			r.jids.drop(jobKey(jid), s.Name())
@@ -331,7 +389,7 @@ func (r *Router) dependsX(ctx context.Context, args []string, jid string) (core.
 	}
 	s := r.shards[name]
 	if args[3] == "on" {
-		linked, err := r.remoteDeps(ctx, s, jid, args[4:])
+		linked, _, err := r.remoteDeps(ctx, s, jid, args[4:])
 		if err != nil {
 			return core.Reply{}, err
 		}
@@ -342,15 +400,7 @@ func (r *Router) dependsX(ctx context.Context, args []string, jid string) (core.
 		}
 		return rep, nil
 	}
-	for _, d := range distinct(off) {
-		loc, found, err := r.findJob(ctx, d)
-		if err != nil || !found || loc == s {
-			continue
-		}
-		if _, err := loc.CallArgs(ctx, "x.unlink", now, d, jid); err != nil {
-			r.log.Warn("depends off: remote edge not dropped; the reconciler will", "jid", jid, "dep", d, "err", err)
-		}
-	}
+	r.unlinkRemote(ctx, s, now, jid, off)
 	return rep, nil
 }
 
@@ -431,5 +481,59 @@ func (r *Router) unlinkCanceled(ctx context.Context, now string, order []string,
 				r.log.Warn("cancel: remote edges not dropped", "jid", j, "shard", n, "err", err)
 			}
 		}
+	}
+}
+
+// locateLive is locateJobs for commands that act on several jids (cancel,
+// timeout): a jid whose only copy is the tombstone of a move in flight has
+// its move delivered first, so that the command finds the job where it went
+// (a tombstone is not the job: cancel would skip it, timeout refuse it).
+func (r *Router) locateLive(ctx context.Context, now string, jids []string) (map[string]string, map[string]map[string]jobCopy, error) {
+	for attempt := 0; ; attempt++ {
+		loc, found, err := r.locateJobs(ctx, now, jids)
+		if err != nil {
+			return nil, nil, err
+		}
+		moved := false
+		for _, j := range distinct(jids) {
+			c, ok := found[j][loc[j]]
+			if !ok || c.state != stateMoving {
+				continue
+			}
+			if attempt >= maxMoveAttempts {
+				break
+			}
+			if _, err := r.finishMove(ctx, r.shards[loc[j]], j); err != nil {
+				return nil, nil, err
+			}
+			moved = true
+		}
+		if !moved {
+			return loc, found, nil
+		}
+	}
+}
+
+// unlinkCanceledDeps drops, on other shards, the dependents edges of the
+// canceled jobs (whose scripts dropped only the halves on their own
+// shards): a canceled job depends on nothing. copies are the jobs as
+// located before the cancel.
+func (r *Router) unlinkCanceledDeps(ctx context.Context, now string, jids []string, loc map[string]string, found map[string]map[string]jobCopy) {
+	for _, j := range distinct(jids) {
+		c, ok := found[j][loc[j]]
+		if !ok || c.state == "complete" || c.state == stateMoving {
+			continue
+		}
+		var h struct {
+			Dependencies json.RawMessage `json:"dependencies"`
+		}
+		if json.Unmarshal(c.raw, &h) != nil {
+			continue
+		}
+		deps, err := decodeStrings(h.Dependencies)
+		if err != nil || len(deps) == 0 {
+			continue
+		}
+		r.unlinkRemote(ctx, r.shards[loc[j]], now, j, deps)
 	}
 }

@@ -20,11 +20,19 @@ type xcluster struct {
 	t      *testing.T
 	r1, r2 *Router
 	shards map[string]Shard
+	clock  *core.FakeClock // both routers' CrossShard.Clock
 }
 
 var errCrash = errors.New("injected crash")
 
 func startXCluster(t *testing.T, hook func(step, id string, courier bool) error) *xcluster {
+	t.Helper()
+	return startXClusterWith(t, hook, nil)
+}
+
+// startXClusterWith is startXCluster with a change to each router's
+// configuration (after the defaults of the test cluster).
+func startXClusterWith(t *testing.T, hook func(step, id string, courier bool) error, change func(*Config)) *xcluster {
 	t.Helper()
 	redises := startRedises(t, 3)
 	var shards []Shard
@@ -34,12 +42,16 @@ func startXCluster(t *testing.T, hook func(step, id string, courier bool) error)
 		shards = append(shards, s)
 		byName[rd.name] = s
 	}
+	clock := core.NewFakeClock(time.Unix(1_700_000_000, 0))
 	mk := func(name string, hook func(step, id string, courier bool) error) *Router {
 		cfg := DefaultLocalConfig()
 		cfg.Name = name
 		// A fake clock that never moves: the couriers' tickers stay silent
 		// and the test delivers with DeliverPending.
-		cfg.CrossShard.Clock = core.NewFakeClock(time.Unix(1_700_000_000, 0))
+		cfg.CrossShard.Clock = clock
+		if change != nil {
+			change(&cfg)
+		}
 		r, err := NewWithShards(cfg, shards)
 		if err != nil {
 			t.Fatal(err)
@@ -51,7 +63,7 @@ func startXCluster(t *testing.T, hook func(step, id string, courier bool) error)
 		t.Cleanup(func() { _ = r.Stop(context.Background()) })
 		return r
 	}
-	return &xcluster{t: t, r1: mk("r1", hook), r2: mk("r2", nil), shards: byName}
+	return &xcluster{t: t, r1: mk("r1", hook), r2: mk("r2", nil), shards: byName, clock: clock}
 }
 
 // queueOn returns a queue name owned by shard.

@@ -11,6 +11,13 @@
 --   ql:x:applied:<src>:<id>  marker of an imported intent (with a TTL)
 --   ql:x:resolved:<jid>      set of dependencies resolved before the
 --                            dependent's edge reached this shard (TTL)
+--   ql:x:edges   zset   index of the dependency edges whose other side may
+--                       be on another shard, for the reconciler: members
+--                       "dent<TAB>D<TAB>J" (J, elsewhere, is in the
+--                       dependents of D, here) and "dep<TAB>J<TAB>D" (D,
+--                       elsewhere, is in the dependencies of J, here),
+--                       scored by when they were last known good (a
+--                       router's clock in ms; 0: check at the next pass)
 --   ql:j:<jid>   while a job is leaving: its tombstone, fields jid, state
 --                "moving", x.intent, x.target (shard), x.queue. It has no
 --                queue, tags or worker field, so the commands that read
@@ -22,12 +29,21 @@
 --            depends or recur), score, hash (HGETALL, flat), hist (the
 --            history list), deps, dents (dependency and dependent sets),
 --            tracked (score or absent), tags (flat tag, score list), qscore
---            (the queue's ql:queues score, when this shard had it).
+--            (the queue's ql:queues score, when this shard had it), workers
+--            (entries left in workers' job sets: {worker, score, the
+--            worker's ql:workers score or ""}, or absent).
 --   resolve: jid (the dependent), dep (the completed dependency).
 -- Both carry now: the `now` of the command that made them (as text), for
 -- the scores a delivery writes.
 
 if string.sub(cmd, 1, 2) == 'x.' then
+  local EDGES = 'ql:x:edges'
+  local function edge(kind, a, b) return kind .. '\t' .. a .. '\t' .. b end
+  -- live(jid): the job's hash is here and is not a tombstone.
+  local function live(jid)
+    local st = call('hget', 'ql:j:' .. jid, 'state')
+    return st and st ~= 'moving'
+  end
   -- flat list of a Lua array for a variadic redis.call, in chunks.
   local function each_chunk(list, f)
     local n = #list
@@ -87,6 +103,25 @@ if string.sub(cmd, 1, 2) == 'x.' then
           it.deps = call('smembers', key .. '-dependencies')
           it.dents = call('smembers', key .. '-dependents')
           it.tracked = call('zscore', 'ql:tracked', jid) or nil
+          -- Entries of the job in workers' job sets that the command left
+          -- (`timeout` leaves the timed-out worker's; a later complete,
+          -- fail or retry by that worker removes it): a worker that had
+          -- the job popped it, so its history names it.
+          local ws, seen = {}, {}
+          for _, e in ipairs(it.hist) do
+            local q = string.match(e, '^%[[^,]*,"popped",{"worker":(".*")}%]$')
+            local wn = q and decode('[' .. q .. ']')[1]
+            if wn and not seen[wn] then
+              seen[wn] = true
+              local wk = 'ql:w:' .. wn .. ':jobs'
+              local sc = call('zscore', wk, jid)
+              if sc then
+                ws[#ws + 1] = { wn, sc, call('zscore', 'ql:workers', wn) or '' }
+                call('zrem', wk, jid)
+              end
+            end
+          end
+          if #ws > 0 then it.workers = ws end
           local flat = {}
           if tags and tags ~= '{}' and tags ~= '[]' then
             for _, t in ipairs(decode(tags)) do
@@ -101,6 +136,14 @@ if string.sub(cmd, 1, 2) == 'x.' then
           end
           it.tags = flat
           if it.tracked then call('zrem', 'ql:tracked', jid) end
+          -- The edges of the jobs that stay here with this one become
+          -- remote: index them for the reconciler.
+          for _, d in ipairs(it.deps) do
+            if live(d) then call('zadd', EDGES, '0', edge('dent', d, jid)) end
+          end
+          for _, k in ipairs(it.dents) do
+            if live(k) then call('zadd', EDGES, '0', edge('dep', k, jid)) end
+          end
           call('del', key, key .. '-history', key .. '-dependencies', key .. '-dependents')
           call('hset', key, 'jid', jid, 'state', 'moving', 'x.intent', id,
             'x.target', target, 'x.queue', queue)
@@ -151,7 +194,15 @@ if string.sub(cmd, 1, 2) == 'x.' then
         each_chunk(it.hist, function(...) call('rpush', key .. '-history', ...) end)
         each_chunk(it.deps, function(...) call('sadd', key .. '-dependencies', ...) end)
         each_chunk(it.dents, function(...) call('sadd', key .. '-dependents', ...) end)
+        for _, d in ipairs(it.deps) do call('zadd', EDGES, '0', edge('dep', jid, d)) end
+        for _, k in ipairs(it.dents) do call('zadd', EDGES, '0', edge('dent', jid, k)) end
         if it.tracked then call('zadd', 'ql:tracked', it.tracked, jid) end
+        for _, w in ipairs(it.workers or {}) do
+          call('zadd', 'ql:w:' .. w[1] .. ':jobs', w[2], jid)
+          -- (the registry lists the worker here too, seen when it was
+          -- there, so that `workers` counts this entry)
+          if w[3] ~= '' then call('zadd', 'ql:workers', 'GT', w[3], w[1]) end
+        end
         local tags = it.tags
         for i = 1, #tags, 2 do
           call('zadd', 'ql:t:' .. tags[i], tags[i + 1], jid)
@@ -237,6 +288,7 @@ if string.sub(cmd, 1, 2) == 'x.' then
       return 'absent'
     end
     call('srem', key .. '-dependencies', dep)
+    call('zrem', EDGES, edge('dep', jid, dep))
     if g[1] ~= 'depends' or not g[2] or g[2] == ''
       or call('scard', key .. '-dependencies') > 0 then
       return 'ok'
@@ -254,17 +306,21 @@ if string.sub(cmd, 1, 2) == 'x.' then
     return 'released'
   end
 
-  -- x.link now <dep> <jid>: register <jid> (on another shard) as a
-  -- dependent of <dep>, here, unless <dep> is complete or absent (then the
-  -- dependency is satisfied, as dep_add decides on one shard).
-  -- Reply: "linked", "satisfied" or "moving".
+  -- x.link now <dep> <jid> [stamp]: register <jid> (on another shard) as
+  -- a dependent of <dep>, here, unless <dep> is complete or absent (then
+  -- the dependency is satisfied, as dep_add decides on one shard). The edge
+  -- is indexed for the reconciler as good at <stamp> (default 0).
+  -- Reply: "linked", "already" (the edge was there), "satisfied" or
+  -- "moving".
   if cmd == 'x.link' then
     local dep, jid = ARGV[3], ARGV[4]
     if not (dep and jid) then error('x.link(): missing arguments') end
     local st = call('hget', 'ql:j:' .. dep, 'state')
     if st == 'moving' then return 'moving' end
     if not st or st == 'complete' then return 'satisfied' end
-    call('sadd', 'ql:j:' .. dep .. '-dependents', jid)
+    local added = call('sadd', 'ql:j:' .. dep .. '-dependents', jid)
+    call('zadd', EDGES, ARGV[5] or '0', edge('dent', dep, jid))
+    if added == 0 then return 'already' end
     return 'linked'
   end
 
@@ -273,6 +329,7 @@ if string.sub(cmd, 1, 2) == 'x.' then
   if cmd == 'x.unlink' then
     local dep = ARGV[3]
     if not dep or nargs < 4 then error('x.unlink(): missing arguments') end
+    for i = 4, nargs do call('zrem', EDGES, edge('dent', dep, ARGV[i])) end
     return call('srem', 'ql:j:' .. dep .. '-dependents', unpack(ARGV, 4))
   end
 
@@ -297,6 +354,7 @@ if string.sub(cmd, 1, 2) == 'x.' then
     for i = 6, nargs do
       if call('sismember', rk, ARGV[i]) == 0 then
         added = added + call('sadd', key .. '-dependencies', ARGV[i])
+        call('zadd', EDGES, '0', edge('dep', jid, ARGV[i]))
       end
     end
     if added == 0 then return 0 end
@@ -309,5 +367,55 @@ if string.sub(cmd, 1, 2) == 'x.' then
       if delay > 0 then call('hset', key, 'scheduled', now + delay) end
     end
     return added
+  end
+
+  -- x.edges now <max> <limit>: the indexed edges last known good at or
+  -- before <max>, oldest first. Reply: flat array of members.
+  if cmd == 'x.edges' then
+    local max, limit = ARGV[3], ARGV[4]
+    if not (max and limit) then error('x.edges(): missing arguments') end
+    return call('zrangebyscore', EDGES, '-inf', max, 'LIMIT', '0', limit)
+  end
+
+  -- x.edge now <member>: what this shard knows of an indexed edge.
+  -- "gone": the edge is no longer here (its job left or dropped it);
+  -- "local": both jobs are here now; both are dropped from the index.
+  -- "remote": the other side is elsewhere, for the router to check.
+  if cmd == 'x.edge' then
+    local m = ARGV[3]
+    if not m then error('x.edge(): missing arguments') end
+    local kind, a, b = string.match(m, '^(%a+)\t([^\t]*)\t(.*)$')
+    local set
+    if kind == 'dent' then set = '-dependents' elseif kind == 'dep' then set = '-dependencies' end
+    if not set or not live(a) or call('sismember', 'ql:j:' .. a .. set, b) == 0 then
+      call('zrem', EDGES, m)
+      return 'gone'
+    end
+    if live(b) then
+      call('zrem', EDGES, m)
+      return 'local'
+    end
+    return 'remote'
+  end
+
+  -- x.edgefix now <member> <max> keep <stamp> | drop: unless the edge was
+  -- re-registered after <max> (its score is greater, or it left the
+  -- index), mark it good at <stamp>, or drop it: for "dent D J", J leaves
+  -- the dependents of D. (A "dep" edge is dropped with x.resolve.)
+  -- Reply: "kept", "dropped" or "skip".
+  if cmd == 'x.edgefix' then
+    local m, max, action = ARGV[3], tonumber(ARGV[4]), ARGV[5]
+    if not (m and max and action) then error('x.edgefix(): missing arguments') end
+    local score = tonumber(call('zscore', EDGES, m))
+    if not score or score > max then return 'skip' end
+    if action == 'keep' then
+      call('zadd', EDGES, ARGV[6] or '0', m)
+      return 'kept'
+    end
+    local kind, a, b = string.match(m, '^(%a+)\t([^\t]*)\t(.*)$')
+    if kind ~= 'dent' or action ~= 'drop' then error('x.edgefix(): cannot ' .. action .. ' ' .. m) end
+    call('srem', 'ql:j:' .. a .. '-dependents', b)
+    call('zrem', EDGES, m)
+    return 'dropped'
   end
 end
