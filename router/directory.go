@@ -23,9 +23,9 @@ import (
 
 // claim asks jid's home shard which shard holds jid, registering owner when
 // the directory has no entry (SET NX GET). It returns the shard to run a
-// put on. When there was no entry and the jid may exist without one (the
-// spawned form, or CrossShard.ProbeOnMiss), every shard is asked too, in
-// parallel with the claim, and the shard that has the job wins.
+// put on. When the jid may exist without an entry (the spawned form, or
+// CrossShard.ProbeOnMiss), every shard is asked too, in parallel with the
+// claim: the shard that has the job wins, and the entry is set to it.
 func (r *Router) claim(ctx context.Context, jid string, owner Shard) (Shard, error) {
 	set := func(ctx context.Context) (core.Reply, error) {
 		return r.home(jid).Do(ctx, "SET", "ql:x:loc:"+jid, owner.Name(), "NX", "GET", "EX", seconds(r.cfg.CrossShard.DirectoryTTL))
@@ -52,13 +52,18 @@ func (r *Router) claim(ctx context.Context, jid string, owner Shard) (Shard, err
 	if err != nil {
 		return nil, err
 	}
-	if rep.Type == core.ReplyString {
+	if !found {
 		return r.entryShard(rep, owner), nil
 	}
-	if found {
-		return probed, nil
+	if rep.Type != core.ReplyString || rep.Str != probed.Name() {
+		// The job is where the probe found it: the entry (just set to the
+		// owner, or stale) must say so before anything else happens, or a
+		// later put would trust it.
+		if _, err := r.home(jid).Do(ctx, "SET", "ql:x:loc:"+jid, probed.Name(), "EX", seconds(r.cfg.CrossShard.DirectoryTTL)); err != nil {
+			return nil, err
+		}
 	}
-	return owner, nil
+	return probed, nil
 }
 
 // entryShard is the shard a directory entry names (owner when it names

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 
@@ -240,12 +241,18 @@ func (r *Router) toQueue(ctx context.Context, args []string, jid, queue string) 
 		}
 		delay, _ := option(args, 6, "delay")
 		argvs := withDeps([][]string{args}, now, jid, delay, queue, linked)
-		if s == dst && len(argvs) == 1 {
-			return r.byJob(ctx, args, jid)
-		}
+		// (Not byJob when s == dst: if the job is not on s after all, the
+		// command must follow it with a move, not run where it is.)
 		var reps []core.Reply
 		var errs []error
-		if s == dst {
+		if s == dst && len(argvs) == 1 {
+			rep, cerr := s.CallArgs(ctx, args...)
+			var se *core.ScriptError
+			if cerr != nil && !errors.As(cerr, &se) {
+				return rep, cerr
+			}
+			reps, errs = []core.Reply{rep}, []error{cerr}
+		} else if s == dst {
 			reps, errs, err = callTx(ctx, s, argvs...)
 		} else {
 			reps, errs, err = r.moveTx(ctx, s, dst, now, queue, "job", jid, true, argvs...)
@@ -315,12 +322,24 @@ func (r *Router) recurUpdateX(ctx context.Context, args []string, jid string) (c
 				return core.Reply{}, err
 			}
 		}
+		var reps []core.Reply
+		var errs []error
 		if s == dst {
-			return r.byJob(ctx, args, jid)
+			// (Not byJob: a template that is not on s after all must move.)
+			rep, cerr := s.CallArgs(ctx, args...)
+			var se *core.ScriptError
+			if cerr != nil && !errors.As(cerr, &se) {
+				return rep, cerr
+			}
+			reps, errs = []core.Reply{rep}, []error{cerr}
+		} else {
+			var err error
+			if reps, errs, err = r.moveTx(ctx, s, dst, args[1], queue, "recur", jid, true, args); err != nil {
+				return core.Reply{}, err
+			}
 		}
-		reps, errs, err := r.moveTx(ctx, s, dst, args[1], queue, "recur", jid, true, args)
-		if err != nil {
-			return core.Reply{}, err
+		if errs[0] == nil {
+			r.jids.put(recurKey(jid), dst.Name())
 		}
 		if shard.NotHere(errs[0]) && attempt < maxMoveAttempts {
 			r.jids.drop(recurKey(jid), s.Name())
@@ -334,74 +353,104 @@ func (r *Router) recurUpdateX(ctx context.Context, args []string, jid string) (c
 }
 
 // recurX serves recur: a template of that jid on another shard than the
-// queue's owner is moved to the owner first, so that the owner's script
-// replaces it (keeping its count) as one Redis would.
+// queue's owner is replaced there (the script keeps its count, as one
+// Redis would) and moves to the owner in the same step.
 func (r *Router) recurX(ctx context.Context, args []string, queue string) (core.Reply, error) {
 	if len(args) < 4 {
 		return r.byQueue(ctx, args, []string{queue})
 	}
 	jid, owner := args[3], r.owner(queue)
-	res, _ := fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (string, error) {
-		rep, err := s.Do(ctx, "HGET", "ql:r:"+jid, "queue")
-		return rep.Str, err
+	res, err := fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (bool, error) {
+		rep, err := s.Do(ctx, "EXISTS", "ql:r:"+jid)
+		return rep.Int > 0, err
 	})
+	if err != nil {
+		return core.Reply{}, err
+	}
+	if res[owner.Name()] {
+		return r.byQueue(ctx, args, []string{queue})
+	}
 	for _, n := range r.names {
-		oldq := res[n]
-		if n == owner.Name() || oldq == "" {
+		if !res[n] {
 			continue
 		}
-		if _, _, err := r.moveTx(ctx, r.shards[n], owner, args[1], oldq, "recur", jid, false); err != nil {
+		reps, errs, err := r.moveTx(ctx, r.shards[n], owner, args[1], queue, "recur", jid, true, args)
+		if err != nil {
 			return core.Reply{}, err
 		}
+		if errs[0] == nil {
+			r.jids.put(recurKey(jid), owner.Name())
+		}
+		return reps[0], errs[0]
 	}
 	return r.byQueue(ctx, args, []string{queue})
 }
 
 // dependsX serves depends: the script handles the dependencies on the job's
-// own shard; those on other shards are linked there (on) or unlinked (off).
+// own shard; those on other shards are linked there afterwards (on: x.link,
+// then x.deps adds them to the job) or unlinked (off: x.unlink). For `off
+// all` the job's dependencies are read in the same transaction as the
+// command.
 func (r *Router) dependsX(ctx context.Context, args []string, jid string) (core.Reply, error) {
 	if len(args) < 5 || (args[3] != "on" && args[3] != "off") {
 		return r.byJob(ctx, args, jid)
 	}
 	now := args[1]
-	var off []string
-	if args[3] == "off" {
-		off = args[4:]
-		if args[4] == "all" {
-			s, err := r.jobShard(ctx, jid)
-			if err != nil {
-				return core.Reply{}, err
-			}
-			rep, err := s.Do(ctx, "SMEMBERS", "ql:j:"+jid+"-dependencies")
-			if err != nil {
-				return core.Reply{}, err
-			}
-			off = rep.Array
-		}
-	}
-	rep, err := r.byJob(ctx, args, jid)
-	if err != nil {
-		return rep, err
-	}
-	name, ok := r.jids.get(jobKey(jid))
-	if !ok {
-		return rep, nil
-	}
-	s := r.shards[name]
-	if args[3] == "on" {
-		linked, _, err := r.remoteDeps(ctx, s, jid, args[4:])
+	all := args[3] == "off" && args[4] == "all"
+	for attempt := 0; ; attempt++ {
+		s, err := r.jobShard(ctx, jid)
 		if err != nil {
 			return core.Reply{}, err
 		}
-		if len(linked) > 0 {
-			if _, err := s.CallArgs(ctx, append([]string{"x.deps", now, jid, "0", ""}, linked...)...); err != nil {
+		var rep, deps core.Reply
+		var cerr error
+		if all {
+			reps, errs, err := callTx(ctx, s, []string{"x.depsof", now, jid}, args)
+			if err != nil {
 				return core.Reply{}, err
 			}
+			deps, rep, cerr = reps[0], reps[1], errs[1]
+		} else {
+			rep, cerr = s.CallArgs(ctx, args...)
+			var se *core.ScriptError
+			if cerr != nil && !errors.As(cerr, &se) {
+				return rep, cerr
+			}
+		}
+		if shard.NotHere(cerr) && attempt < maxMoveAttempts {
+			r.jids.drop(jobKey(jid), s.Name())
+			if shard.Moving(cerr) {
+				if _, err := r.finishMove(ctx, s, jid); err != nil {
+					return core.Reply{}, err
+				}
+				continue
+			}
+			if loc, lerr := r.locate(ctx, jid, false); lerr == nil && loc != s {
+				continue
+			}
+		}
+		if cerr != nil {
+			return rep, cerr
+		}
+		r.jids.put(jobKey(jid), s.Name())
+		switch {
+		case args[3] == "on":
+			linked, _, err := r.remoteDeps(ctx, s, jid, args[4:])
+			if err != nil {
+				return core.Reply{}, err
+			}
+			if len(linked) > 0 {
+				if _, err := s.CallArgs(ctx, append([]string{"x.deps", now, jid, "0", ""}, linked...)...); err != nil {
+					return core.Reply{}, err
+				}
+			}
+		case all:
+			r.unlinkRemote(ctx, s, now, jid, deps.Array)
+		default:
+			r.unlinkRemote(ctx, s, now, jid, args[4:])
 		}
 		return rep, nil
 	}
-	r.unlinkRemote(ctx, s, now, jid, off)
-	return rep, nil
 }
 
 // pipeShard is implemented by shards that can pipeline a raw command

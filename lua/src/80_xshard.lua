@@ -369,6 +369,12 @@ if string.sub(cmd, 1, 2) == 'x.' then
     return added
   end
 
+  -- x.depsof now <jid>: the dependencies of <jid> (for a router that
+  -- needs them in the same transaction as a command that drops them).
+  if cmd == 'x.depsof' then
+    return call('smembers', 'ql:j:' .. (ARGV[3] or '') .. '-dependencies')
+  end
+
   -- x.edges now <max> <limit>: the indexed edges last known good at or
   -- before <max>, oldest first. Reply: flat array of members.
   if cmd == 'x.edges' then
