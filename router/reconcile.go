@@ -96,9 +96,9 @@ func splitEdge(m string) (kind, a, b string, ok bool) {
 // a good edge with.
 func (r *Router) checkEdge(ctx context.Context, s Shard, m, max, stamp string) (string, error) {
 	now := r.clockNow()
-	cls, err := s.CallArgs(ctx, "x.edge", now, m)
-	if err != nil || cls.Str != "remote" {
-		return "", err
+	remote, fixed, err := r.edgeHere(ctx, s, m, max)
+	if err != nil || !remote {
+		return fixed, err
 	}
 	kind, a, b, ok := splitEdge(m)
 	if !ok {
@@ -113,7 +113,10 @@ func (r *Router) checkEdge(ctx context.Context, s Shard, m, max, stamp string) (
 		return "", err
 	}
 	if found && loc == s {
-		return "", nil // the other side arrived here; the next pass sees a local edge
+		// The other side arrived here (the probe may have delivered its
+		// move): the edge is local now.
+		_, fixed, err := r.edgeHere(ctx, s, m, max)
+		return fixed, err
 	}
 	switch kind {
 	case "dent": // b (elsewhere) is a dependent of a (here)
@@ -166,4 +169,24 @@ func (r *Router) checkEdge(ctx context.Context, s Shard, m, max, stamp string) (
 		return "resolved a dependency that is gone or complete", nil
 	}
 	return "", fmt.Errorf("router: shard %s: bad edge %q", s.Name(), m)
+}
+
+// edgeHere asks s what it knows of edge m (x.edge): remote when the other
+// side is elsewhere; otherwise what s repaired, if anything.
+func (r *Router) edgeHere(ctx context.Context, s Shard, m, max string) (remote bool, fixed string, err error) {
+	cls, err := s.CallArgs(ctx, "x.edge", r.clockNow(), m, max)
+	if err != nil {
+		return false, "", err
+	}
+	switch cls.Str {
+	case "remote":
+		return true, "", nil
+	case "dropped":
+		return false, "dropped a dependent that no longer depends on it", nil
+	case "resolved":
+		return false, "resolved a dependency that is complete", nil
+	case "relinked":
+		return false, "linked a dependency that had lost its dependent", nil
+	}
+	return false, "", nil
 }

@@ -338,6 +338,12 @@ func (w *world) randomOp() []string {
 		}},
 		{4, func() []string {
 			j := w.running(0.85)
+			// The job's own queue, as clients pass it (quirk 16.8 left out).
+			for _, rj := range w.jobsIn("") {
+				if rj.jid == j.jid && rj.queue != "" {
+					j.queue = rj.queue
+				}
+			}
 			args := []string{"retry", now, j.jid, j.queue, j.worker}
 			if w.chance(0.3) {
 				args = append(args, strconv.Itoa(w.rng.Intn(10)))

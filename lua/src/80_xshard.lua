@@ -44,6 +44,30 @@ if string.sub(cmd, 1, 2) == 'x.' then
     local st = call('hget', 'ql:j:' .. jid, 'state')
     return st and st ~= 'moving'
   end
+  -- resolve(jid, dep): dependency <dep> of the job <jid> (here) is
+  -- satisfied: drop the edge and release the job when it was the last, as
+  -- complete does for a local dependent (7). Returns "released" or "ok".
+  local function resolve(jid, dep)
+    local key = 'ql:j:' .. jid
+    local g = call('hmget', key, 'state', 'queue', 'priority', 'scheduled')
+    call('srem', key .. '-dependencies', dep)
+    call('zrem', EDGES, edge('dep', jid, dep))
+    if g[1] ~= 'depends' or not g[2] or g[2] == ''
+      or call('scard', key .. '-dependencies') > 0 then
+      return 'ok'
+    end
+    local qk = 'ql:q:' .. g[2]
+    call('zrem', qk .. '-depends', jid)
+    if g[4] then
+      call('zadd', qk .. '-scheduled', g[4], jid)
+      call('hset', key, 'state', 'scheduled')
+      call('hdel', key, 'scheduled')
+    else
+      call('zadd', qk .. '-work', (tonumber(g[3]) or 0) - now / 1e10, jid)
+      call('hset', key, 'state', 'waiting')
+    end
+    return 'released'
+  end
   -- flat list of a Lua array for a variadic redis.call, in chunks.
   local function each_chunk(list, f)
     local n = #list
@@ -278,32 +302,15 @@ if string.sub(cmd, 1, 2) == 'x.' then
   if cmd == 'x.resolve' then
     local jid, dep, ttl = ARGV[3], ARGV[4], ARGV[5]
     if not (jid and dep and ttl) then error('x.resolve(): missing arguments') end
-    local key = 'ql:j:' .. jid
-    local g = call('hmget', key, 'state', 'queue', 'priority', 'scheduled')
-    if g[1] == 'moving' then return 'moving' end
-    if not g[1] then
+    local st = call('hget', 'ql:j:' .. jid, 'state')
+    if st == 'moving' then return 'moving' end
+    if not st then
       local rk = 'ql:x:resolved:' .. jid
       call('sadd', rk, dep)
       call('expire', rk, ttl)
       return 'absent'
     end
-    call('srem', key .. '-dependencies', dep)
-    call('zrem', EDGES, edge('dep', jid, dep))
-    if g[1] ~= 'depends' or not g[2] or g[2] == ''
-      or call('scard', key .. '-dependencies') > 0 then
-      return 'ok'
-    end
-    local qk = 'ql:q:' .. g[2]
-    call('zrem', qk .. '-depends', jid)
-    if g[4] then
-      call('zadd', qk .. '-scheduled', g[4], jid)
-      call('hset', key, 'state', 'scheduled')
-      call('hdel', key, 'scheduled')
-    else
-      call('zadd', qk .. '-work', (tonumber(g[3]) or 0) - now / 1e10, jid)
-      call('hset', key, 'state', 'waiting')
-    end
-    return 'released'
+    return resolve(jid, dep)
   end
 
   -- x.link now <dep> <jid> [stamp]: register <jid> (on another shard) as
@@ -383,13 +390,21 @@ if string.sub(cmd, 1, 2) == 'x.' then
     return call('zrangebyscore', EDGES, '-inf', max, 'LIMIT', '0', limit)
   end
 
-  -- x.edge now <member>: what this shard knows of an indexed edge.
+  -- x.edge now <member> <max>: what this shard knows of an indexed edge
+  -- last known good at or before <max> (a re-registered one is skipped).
   -- "gone": the edge is no longer here (its job left or dropped it);
-  -- "local": both jobs are here now; both are dropped from the index.
-  -- "remote": the other side is elsewhere, for the router to check.
+  -- "local": both jobs are here now, and the edge is whole;
+  -- "dropped", "resolved", "relinked": both jobs are here and one half was
+  -- missing (a router died between the halves), repaired as the "remote"
+  -- case below would;
+  -- "remote": the other side is elsewhere, for the router to check;
+  -- "skip": re-registered after <max>.
+  -- Every answer but "remote" and "skip" drops the edge from the index.
   if cmd == 'x.edge' then
-    local m = ARGV[3]
-    if not m then error('x.edge(): missing arguments') end
+    local m, max = ARGV[3], tonumber(ARGV[4])
+    if not (m and max) then error('x.edge(): missing arguments') end
+    local score = tonumber(call('zscore', EDGES, m))
+    if not score or score > max then return 'skip' end
     local kind, a, b = string.match(m, '^(%a+)\t([^\t]*)\t(.*)$')
     local set
     if kind == 'dent' then set = '-dependents' elseif kind == 'dep' then set = '-dependencies' end
@@ -397,11 +412,22 @@ if string.sub(cmd, 1, 2) == 'x.' then
       call('zrem', EDGES, m)
       return 'gone'
     end
-    if live(b) then
-      call('zrem', EDGES, m)
-      return 'local'
+    if not live(b) then return 'remote' end
+    call('zrem', EDGES, m)
+    if kind == 'dent' then
+      -- b depends on a: b must list a.
+      if call('sismember', 'ql:j:' .. b .. '-dependencies', a) == 1 then return 'local' end
+      call('srem', 'ql:j:' .. a .. '-dependents', b)
+      return 'dropped'
     end
-    return 'remote'
+    -- a depends on b: b must list a, unless b is complete.
+    if call('sismember', 'ql:j:' .. b .. '-dependents', a) == 1 then return 'local' end
+    if call('hget', 'ql:j:' .. b, 'state') == 'complete' then
+      resolve(a, b)
+      return 'resolved'
+    end
+    call('sadd', 'ql:j:' .. b .. '-dependents', a)
+    return 'relinked'
   end
 
   -- x.edgefix now <member> <max> keep <stamp> | drop: unless the edge was
