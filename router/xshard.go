@@ -238,7 +238,7 @@ func (r *Router) deliverSync(ctx context.Context, src Shard, id, text string) er
 	if err := json.Unmarshal([]byte(text), &it); err != nil {
 		return fmt.Errorf("router: shard %s: intent %s: %w", src.Name(), id, err)
 	}
-	dst, err := r.importMove(ctx, src, id, text, it)
+	dst, status, err := r.importMove(ctx, src, id, text, it)
 	if err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func (r *Router) deliverSync(ctx context.Context, src Shard, id, text string) er
 		defer r.xwg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.FanOutTimeout)
 		defer cancel()
-		if err := r.settleMove(ctx, src, dst, id, it, false); err != nil && !errors.Is(err, errAbandoned) {
+		if err := r.settleMove(ctx, src, dst, id, it, status, false); err != nil && !errors.Is(err, errAbandoned) {
 			r.xstats.Failures.Add(1)
 			r.log.Warn("move imported but not acknowledged; left to the courier", "shard", src.Name(), "intent", id, "err", err)
 		}
@@ -281,27 +281,28 @@ func (r *Router) abandon(step, id string, courier bool) error {
 }
 
 func (r *Router) deliverMove(ctx context.Context, src Shard, id, text string, it intent, courier bool) error {
-	dst, err := r.importMove(ctx, src, id, text, it)
+	dst, status, err := r.importMove(ctx, src, id, text, it)
 	if err != nil {
 		return err
 	}
-	return r.settleMove(ctx, src, dst, id, it, courier)
+	return r.settleMove(ctx, src, dst, id, it, status, courier)
 }
 
-// importMove applies a move intent on its target (x.import).
-func (r *Router) importMove(ctx context.Context, src Shard, id, text string, it intent) (Shard, error) {
+// importMove applies a move intent on its target (x.import) and returns
+// the target and the import's answer (see x.import).
+func (r *Router) importMove(ctx context.Context, src Shard, id, text string, it intent) (Shard, string, error) {
 	dst, ok := r.shards[it.Target]
 	if !ok {
-		return nil, fmt.Errorf("router: shard %s: intent %s: %w %q", src.Name(), id, core.ErrUnknownShard, it.Target)
+		return nil, "", fmt.Errorf("router: shard %s: intent %s: %w %q", src.Name(), id, core.ErrUnknownShard, it.Target)
 	}
 	rep, err := dst.CallArgs(ctx, "x.import", intentNow(r, it), src.Name()+":"+id, text, seconds(r.cfg.CrossShard.AppliedTTL))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if rep.Str == "exists" {
 		r.log.Warn("move target already has the job; kept it", "jid", it.Jid, "from", src.Name(), "to", dst.Name(), "intent", id)
 	}
-	return dst, nil
+	return dst, rep.Str, nil
 }
 
 func intentNow(r *Router, it intent) string {
@@ -313,13 +314,17 @@ func intentNow(r *Router, it intent) string {
 
 // settleMove finishes an imported move: the jid directory (jobs) and the
 // jid cache point at the target, then the intent is acknowledged on the
-// source (which drops the tombstone).
-func (r *Router) settleMove(ctx context.Context, src, dst Shard, id string, it intent, courier bool) error {
+// source (which drops the tombstone). status is the import's answer: after
+// "gone" (a late delivery: the job has moved on or was deleted since), the
+// directory is left as it is.
+func (r *Router) settleMove(ctx context.Context, src, dst Shard, id string, it intent, status string, courier bool) error {
 	now := intentNow(r, it)
 	if err := r.abandon(stepAfterImport, id, courier); err != nil {
 		return err
 	}
-	if it.Kind == "recur" {
+	if status == "gone" {
+		// nothing to point at the target
+	} else if it.Kind == "recur" {
 		r.jids.put(recurKey(it.Jid), dst.Name())
 	} else {
 		if _, err := r.home(it.Jid).Do(ctx, "SET", "ql:x:loc:"+it.Jid, dst.Name(), "EX", seconds(r.cfg.CrossShard.DirectoryTTL)); err != nil {

@@ -34,13 +34,24 @@ func startXCluster(t *testing.T, hook func(step, id string, courier bool) error)
 // configuration (after the defaults of the test cluster).
 func startXClusterWith(t *testing.T, hook func(step, id string, courier bool) error, change func(*Config)) *xcluster {
 	t.Helper()
-	redises := startRedises(t, 3)
+	var addrs []string
+	for _, rd := range startRedises(t, 3) {
+		addrs = append(addrs, rd.srv.Addr)
+	}
+	return startXClusterOn(t, addrs, hook, change)
+}
+
+// startXClusterOn is startXClusterWith over given Redis servers, for shards
+// a, b, c in that order.
+func startXClusterOn(t *testing.T, addrs []string, hook func(step, id string, courier bool) error, change func(*Config)) *xcluster {
+	t.Helper()
 	var shards []Shard
 	byName := make(map[string]Shard)
-	for _, rd := range redises {
-		s := startShardClient(t, rd.name, rd.srv.Addr)
+	for i, addr := range addrs {
+		name := string(rune('a' + i))
+		s := startShardClient(t, name, addr)
 		shards = append(shards, s)
-		byName[rd.name] = s
+		byName[name] = s
 	}
 	clock := core.NewFakeClock(time.Unix(1_700_000_000, 0))
 	mk := func(name string, hook func(step, id string, courier bool) error) *Router {

@@ -192,14 +192,24 @@ if string.sub(cmd, 1, 2) == 'x.' then
   -- template) exactly as it was exported. Idempotent: <id> (qualified with
   -- the source shard by the caller) is remembered for <ttl> seconds. A job
   -- that already lives here (not a tombstone) is never overwritten.
-  -- Reply: "ok", "dup" (applied before) or "exists".
+  -- Reply: "ok", "dup" (applied before, the job is still here), "gone"
+  -- (applied before, the job has left or was deleted since: the router must
+  -- not point the directory here) or "exists".
   if cmd == 'x.import' then
     local id, text, ttl = ARGV[3], ARGV[4], ARGV[5]
     if not (id and text and ttl) then error('x.import(): missing arguments') end
     local mark = 'ql:x:applied:' .. id
-    if call('exists', mark) == 1 then return 'dup' end
     local it = decode(text)
     local jid = it.jid
+    if call('exists', mark) == 1 then
+      -- Applied before: is the job (or template) still here?
+      if it.kind == 'recur' then
+        if call('exists', 'ql:r:' .. jid) == 1 then return 'dup' end
+      elseif live(jid) then
+        return 'dup'
+      end
+      return 'gone'
+    end
     local qk = 'ql:q:' .. it.queue
     local reply = 'ok'
     if it.kind == 'recur' then
