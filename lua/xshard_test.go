@@ -205,7 +205,7 @@ func TestLinkAndDeps(t *testing.T) {
 		t.Errorf("x.link nothing = %q", got)
 	}
 	b.str("put", "3", "w", "qb", "j", "K", "{}", "10")
-	if got := b.int("x.deps", "3", "j", "10", "qb", "d"); got != 1 {
+	if got := b.int("x.deps", "3", "j", "10", "qb", "0", "d"); got != 1 {
 		t.Fatalf("x.deps = %d", got)
 	}
 	j := jobMap(t, b.str("get", "3", "j"))
@@ -226,7 +226,7 @@ func TestLinkAndDeps(t *testing.T) {
 		t.Errorf("x.resolve of an absent job = %q", got)
 	}
 	b.str("put", "5", "w", "qb", "k", "K", "{}", "0")
-	if got := b.int("x.deps", "5", "k", "0", "", "d2"); got != 0 {
+	if got := b.int("x.deps", "5", "k", "0", "", "0", "d2"); got != 0 {
 		t.Errorf("x.deps of a resolved dependency = %d, want 0", got)
 	}
 	if got := jobMap(t, b.str("get", "5", "k"))["state"]; got != "waiting" {

@@ -472,7 +472,8 @@ func (r *Router) cancel(ctx context.Context, args []string) (core.Reply, error) 
 			continue
 		}
 		n := loc[j]
-		_, err := r.shards[n].CallArgs(ctx, append([]string{"cancel", now}, groups[n]...)...)
+		argv := append(append([]string{"cancel", now}, groups[n]...), mentionedElsewhere(n, groups[n], loc, found, named)...)
+		_, err := r.shards[n].CallArgs(ctx, argv...)
 		if err != nil {
 			return core.Reply{}, err
 		}

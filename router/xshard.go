@@ -295,7 +295,7 @@ func (r *Router) importMove(ctx context.Context, src Shard, id, text string, it 
 	if !ok {
 		return nil, "", fmt.Errorf("router: shard %s: intent %s: %w %q", src.Name(), id, core.ErrUnknownShard, it.Target)
 	}
-	rep, err := dst.CallArgs(ctx, "x.import", intentNow(r, it), src.Name()+":"+id, text, seconds(r.cfg.CrossShard.AppliedTTL))
+	rep, err := dst.CallArgs(ctx, "x.import", intentNow(r, it), src.Name()+":"+id, text, seconds(r.cfg.CrossShard.AppliedTTL), strconv.FormatInt(r.xclock.Now().UnixMilli(), 10))
 	if err != nil {
 		return nil, "", err
 	}

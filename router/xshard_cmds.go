@@ -95,15 +95,15 @@ func (r *Router) unlinkFresh(ctx context.Context, now, jid string, fresh []remot
 }
 
 // withDeps appends x.deps of linked to argvs (a put or complete that places
-// jid into queue at now with delay).
-func withDeps(argvs [][]string, now, jid, delay, queue string, linked []string) [][]string {
+// jid into queue at now with delay); stamp is the router's clock in ms.
+func withDeps(argvs [][]string, now, jid, delay, queue, stamp string, linked []string) [][]string {
 	if len(linked) == 0 {
 		return argvs
 	}
 	if delay == "" {
 		delay = "0"
 	}
-	return append(argvs, append([]string{"x.deps", now, jid, delay, queue}, linked...))
+	return append(argvs, append([]string{"x.deps", now, jid, delay, queue, stamp}, linked...))
 }
 
 // putX serves put and requeue with several shards: `put worker queue jid
@@ -149,7 +149,7 @@ func (r *Router) putX(ctx context.Context, args []string, queue string) (core.Re
 			}
 			old = rep.Array
 		}
-		argvs := withDeps([][]string{args}, now, jid, delay, queue, linked)
+		argvs := withDeps([][]string{args}, now, jid, delay, queue, strconv.FormatInt(r.xclock.Now().UnixMilli(), 10), linked)
 		var reps []core.Reply
 		var errs []error
 		if at == owner {
@@ -240,7 +240,7 @@ func (r *Router) toQueue(ctx context.Context, args []string, jid, queue string) 
 			return core.Reply{}, err
 		}
 		delay, _ := option(args, 6, "delay")
-		argvs := withDeps([][]string{args}, now, jid, delay, queue, linked)
+		argvs := withDeps([][]string{args}, now, jid, delay, queue, strconv.FormatInt(r.xclock.Now().UnixMilli(), 10), linked)
 		// (Not byJob when s == dst: if the job is not on s after all, the
 		// command must follow it with a move, not run where it is.)
 		var reps []core.Reply
@@ -440,7 +440,8 @@ func (r *Router) dependsX(ctx context.Context, args []string, jid string) (core.
 				return core.Reply{}, err
 			}
 			if len(linked) > 0 {
-				if _, err := s.CallArgs(ctx, append([]string{"x.deps", now, jid, "0", ""}, linked...)...); err != nil {
+				stamp := strconv.FormatInt(r.xclock.Now().UnixMilli(), 10)
+				if _, err := s.CallArgs(ctx, append([]string{"x.deps", now, jid, "0", "", stamp}, linked...)...); err != nil {
 					return core.Reply{}, err
 				}
 			}
@@ -585,4 +586,22 @@ func (r *Router) unlinkCanceledDeps(ctx context.Context, now string, jids []stri
 		}
 		r.unlinkRemote(ctx, r.shards[loc[j]], now, j, deps)
 	}
+}
+
+// mentionedElsewhere returns the jids of a cancel that live on other shards
+// than n and are dependents of the jobs of group (on n): sent to n after its
+// group, they count as mentioned for its script's dependents rule (they do
+// not exist on n, so it has nothing else to check or do for them).
+func mentionedElsewhere(n string, group []string, loc map[string]string, found map[string]map[string]jobCopy, named map[string]bool) []string {
+	var out []string
+	seen := make(map[string]bool)
+	for _, j := range group {
+		for _, d := range found[j][n].dependents {
+			if named[d] && loc[d] != n && !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+		}
+	}
+	return out
 }

@@ -163,10 +163,10 @@ if string.sub(cmd, 1, 2) == 'x.' then
           -- The edges of the jobs that stay here with this one become
           -- remote: index them for the reconciler.
           for _, d in ipairs(it.deps) do
-            if live(d) then call('zadd', EDGES, '0', edge('dent', d, jid)) end
+            if live(d) then call('zadd', EDGES, stamp, edge('dent', d, jid)) end
           end
           for _, k in ipairs(it.dents) do
-            if live(k) then call('zadd', EDGES, '0', edge('dep', k, jid)) end
+            if live(k) then call('zadd', EDGES, stamp, edge('dep', k, jid)) end
           end
           call('del', key, key .. '-history', key .. '-dependencies', key .. '-dependents')
           call('hset', key, 'jid', jid, 'state', 'moving', 'x.intent', id,
@@ -188,15 +188,17 @@ if string.sub(cmd, 1, 2) == 'x.' then
     return out
   end
 
-  -- x.import now <id> <intent JSON> <ttl>: restores a moved job (or
-  -- template) exactly as it was exported. Idempotent: <id> (qualified with
-  -- the source shard by the caller) is remembered for <ttl> seconds. A job
-  -- that already lives here (not a tombstone) is never overwritten.
+  -- x.import now <id> <intent JSON> <ttl> [stamp]: restores a moved job
+  -- (or template) exactly as it was exported; its dependency edges are
+  -- indexed for the reconciler as good at <stamp> (default 0).
+  -- Idempotent: <id> (qualified with the source shard by the caller) is
+  -- remembered for <ttl> seconds. A job that already lives here (not a
+  -- tombstone) is never overwritten.
   -- Reply: "ok", "dup" (applied before, the job is still here), "gone"
   -- (applied before, the job has left or was deleted since: the router must
   -- not point the directory here) or "exists".
   if cmd == 'x.import' then
-    local id, text, ttl = ARGV[3], ARGV[4], ARGV[5]
+    local id, text, ttl, stamp = ARGV[3], ARGV[4], ARGV[5], ARGV[6] or '0'
     if not (id and text and ttl) then error('x.import(): missing arguments') end
     local mark = 'ql:x:applied:' .. id
     local it = decode(text)
@@ -228,8 +230,8 @@ if string.sub(cmd, 1, 2) == 'x.' then
         each_chunk(it.hist, function(...) call('rpush', key .. '-history', ...) end)
         each_chunk(it.deps, function(...) call('sadd', key .. '-dependencies', ...) end)
         each_chunk(it.dents, function(...) call('sadd', key .. '-dependents', ...) end)
-        for _, d in ipairs(it.deps) do call('zadd', EDGES, '0', edge('dep', jid, d)) end
-        for _, k in ipairs(it.dents) do call('zadd', EDGES, '0', edge('dent', jid, k)) end
+        for _, d in ipairs(it.deps) do call('zadd', EDGES, stamp, edge('dep', jid, d)) end
+        for _, k in ipairs(it.dents) do call('zadd', EDGES, stamp, edge('dent', jid, k)) end
         if it.tracked then call('zadd', 'ql:tracked', it.tracked, jid) end
         for _, w in ipairs(it.workers or {}) do
           call('zadd', 'ql:w:' .. w[1] .. ':jobs', w[2], jid)
@@ -350,7 +352,7 @@ if string.sub(cmd, 1, 2) == 'x.' then
     return call('srem', 'ql:j:' .. dep .. '-dependents', unpack(ARGV, 4))
   end
 
-  -- x.deps now <jid> <delay> <queue> <dep>...: add dependencies that live
+  -- x.deps now <jid> <delay> <queue> <stamp> <dep>...: add dependencies that live
   -- on other shards (already linked there) to <jid>, and place it in its
   -- queue's depends set as put or complete would have with these edges;
   -- with a <delay> > 0 the job keeps now + delay in the hidden `scheduled`
@@ -358,20 +360,21 @@ if string.sub(cmd, 1, 2) == 'x.' then
   -- the job in, in the same transaction: when the job's queue and time do
   -- not show that command (it failed), nothing is done. Dependencies
   -- resolved meanwhile (x.resolve answered "absent") are skipped.
+  -- The edges are indexed for the reconciler as good at <stamp>.
   -- Reply: the number of edges added.
   if cmd == 'x.deps' then
-    local jid, delay, queue = ARGV[3], tonumber(ARGV[4]), ARGV[5]
-    if not jid or not delay or nargs < 6 then error('x.deps(): missing arguments') end
+    local jid, delay, queue, stamp = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+    if not jid or not delay or nargs < 7 then error('x.deps(): missing arguments') end
     local key = 'ql:j:' .. jid
     local g = call('hmget', key, 'state', 'queue', 'time')
     if not g[1] or g[1] == 'moving' or not g[2] or g[2] == '' then return 0 end
     if queue ~= '' and (g[2] ~= queue or g[3] ~= sfmt('%.20f', now)) then return 0 end
     local rk = 'ql:x:resolved:' .. jid
     local added = 0
-    for i = 6, nargs do
+    for i = 7, nargs do
       if call('sismember', rk, ARGV[i]) == 0 then
         added = added + call('sadd', key .. '-dependencies', ARGV[i])
-        call('zadd', EDGES, '0', edge('dep', jid, ARGV[i]))
+        call('zadd', EDGES, stamp, edge('dep', jid, ARGV[i]))
       end
     end
     if added == 0 then return 0 end
