@@ -119,8 +119,10 @@ type world struct {
 	trace []string // the operations so far, for a failure report
 
 	mu      sync.Mutex
-	crashAt string // step at which r1 abandons the current operation; guarded by mu
-	crashed bool   // guarded by mu
+	crashAt    string          // step at which r1 abandons the current operation; guarded by mu
+	crashed    bool            // guarded by mu
+	crashedOwn bool            // the crash hit an intent of the operation itself; guarded by mu
+	own        map[string]bool // intents the current operation recorded; guarded by mu
 }
 
 var xsteps = []string{stepBeforeIntent, stepAfterIntent, stepAfterImport, stepBeforeAck}
@@ -153,8 +155,14 @@ func newWorld(t *testing.T, seed int64) *world {
 func (w *world) hook(step, id string, courier bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if step == stepAfterIntent {
+		w.own[id] = true
+	}
 	if w.crashAt == step && !w.crashed {
 		w.crashed = true
+		// A crash while the router finishes an older move (one it met as a
+		// tombstone) comes before the command itself.
+		w.crashedOwn = step == stepBeforeIntent || w.own[id]
 		return errCrash
 	}
 	return nil
@@ -498,7 +506,7 @@ func (w *world) exec(args []string) {
 		}
 	}
 	w.mu.Lock()
-	w.crashAt, w.crashed = crash, false
+	w.crashAt, w.crashed, w.crashedOwn, w.own = crash, false, false, make(map[string]bool)
 	w.mu.Unlock()
 
 	ctx, cancel := w.ctx()
@@ -507,7 +515,7 @@ func (w *world) exec(args []string) {
 	w.x.r1.xwg.Wait()
 	w.x.r2.xwg.Wait()
 	w.mu.Lock()
-	crashed := w.crashed
+	crashed, own := w.crashed, w.crashedOwn
 	w.crashAt = ""
 	w.mu.Unlock()
 
@@ -532,7 +540,7 @@ func (w *world) exec(args []string) {
 		}
 	}
 	if crashed && gerr != nil {
-		if crash == stepBeforeIntent {
+		if crash == stepBeforeIntent || !own {
 			return // the command did not happen
 		}
 		// The command took effect; its reply was lost with the router.
