@@ -118,7 +118,7 @@ type world struct {
 
 	trace []string // the operations so far, for a failure report
 
-	mu      sync.Mutex
+	mu         sync.Mutex
 	crashAt    string          // step at which r1 abandons the current operation; guarded by mu
 	crashed    bool            // guarded by mu
 	crashedOwn bool            // the crash hit an intent of the operation itself; guarded by mu
