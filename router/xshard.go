@@ -295,7 +295,11 @@ func (r *Router) importMove(ctx context.Context, src Shard, id, text string, it 
 	if !ok {
 		return nil, "", fmt.Errorf("router: shard %s: intent %s: %w %q", src.Name(), id, core.ErrUnknownShard, it.Target)
 	}
-	rep, err := dst.CallArgs(ctx, "x.import", intentNow(r, it), src.Name()+":"+id, text, seconds(r.cfg.CrossShard.AppliedTTL), strconv.FormatInt(r.xclock.Now().UnixMilli(), 10))
+	argv := []string{"x.import", intentNow(r, it), src.Name() + ":" + id, text, seconds(r.cfg.CrossShard.AppliedTTL), strconv.FormatInt(r.xclock.Now().UnixMilli(), 10)}
+	if r.home(it.Jid) == dst {
+		argv = append(argv, seconds(r.cfg.CrossShard.DirectoryTTL)) // the import points the directory here
+	}
+	rep, err := dst.CallArgs(ctx, argv...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -322,20 +326,28 @@ func (r *Router) settleMove(ctx context.Context, src, dst Shard, id string, it i
 	if err := r.abandon(stepAfterImport, id, courier); err != nil {
 		return err
 	}
-	if status == "gone" {
+	ack := []string{"x.ack", now, id, it.Jid}
+	switch home := r.home(it.Jid); {
+	case status == "gone":
 		// nothing to point at the target
-	} else if it.Kind == "recur" {
+	case it.Kind == "recur":
 		r.jids.put(recurKey(it.Jid), dst.Name())
-	} else {
-		if _, err := r.home(it.Jid).Do(ctx, "SET", "ql:x:loc:"+it.Jid, dst.Name(), "EX", seconds(r.cfg.CrossShard.DirectoryTTL)); err != nil {
-			return err
+	default:
+		// The jid directory: the import did it when the target is the
+		// jid's home, the acknowledgement does when the source is.
+		if home == src {
+			ack = append(ack, dst.Name(), seconds(r.cfg.CrossShard.DirectoryTTL))
+		} else if home != dst {
+			if _, err := home.Do(ctx, "SET", "ql:x:loc:"+it.Jid, dst.Name(), "EX", seconds(r.cfg.CrossShard.DirectoryTTL)); err != nil {
+				return err
+			}
 		}
 		r.jids.put(jobKey(it.Jid), dst.Name())
 	}
 	if err := r.abandon(stepBeforeAck, id, courier); err != nil {
 		return err
 	}
-	if _, err := src.CallArgs(ctx, "x.ack", now, id, it.Jid); err != nil {
+	if _, err := src.CallArgs(ctx, ack...); err != nil {
 		return err
 	}
 	r.xstats.Delivered.Add(1)

@@ -188,9 +188,11 @@ if string.sub(cmd, 1, 2) == 'x.' then
     return out
   end
 
-  -- x.import now <id> <intent JSON> <ttl> [stamp]: restores a moved job
-  -- (or template) exactly as it was exported; its dependency edges are
-  -- indexed for the reconciler as good at <stamp> (default 0).
+  -- x.import now <id> <intent JSON> <ttl> [stamp [dirttl]]: restores a
+  -- moved job (or template) exactly as it was exported; its dependency
+  -- edges are indexed for the reconciler as good at <stamp> (default 0).
+  -- With <dirttl> (this shard is the jid's home), the jid directory entry
+  -- of a job is pointed here (for <dirttl> s) unless the answer is "gone".
   -- Idempotent: <id> (qualified with the source shard by the caller) is
   -- remembered for <ttl> seconds. A job that already lives here (not a
   -- tombstone) is never overwritten.
@@ -198,16 +200,23 @@ if string.sub(cmd, 1, 2) == 'x.' then
   -- (applied before, the job has left or was deleted since: the router must
   -- not point the directory here) or "exists".
   if cmd == 'x.import' then
-    local id, text, ttl, stamp = ARGV[3], ARGV[4], ARGV[5], ARGV[6] or '0'
+    local id, text, ttl, stamp, dirttl = ARGV[3], ARGV[4], ARGV[5], ARGV[6] or '0', ARGV[7]
     if not (id and text and ttl) then error('x.import(): missing arguments') end
     local mark = 'ql:x:applied:' .. id
     local it = decode(text)
     local jid = it.jid
+    -- This shard is the job's home: its directory entry points here.
+    local function point()
+      if dirttl and it.kind == 'job' then
+        call('set', 'ql:x:loc:' .. jid, it.target, 'EX', dirttl)
+      end
+    end
     if call('exists', mark) == 1 then
       -- Applied before: is the job (or template) still here?
       if it.kind == 'recur' then
         if call('exists', 'ql:r:' .. jid) == 1 then return 'dup' end
       elseif live(jid) then
+        point()
         return 'dup'
       end
       return 'gone'
@@ -266,14 +275,18 @@ if string.sub(cmd, 1, 2) == 'x.' then
     end
     if it.qscore then call('zadd', 'ql:queues', 'LT', it.qscore, it.queue) end
     call('set', mark, '1', 'EX', ttl)
+    point()
     return reply
   end
 
-  -- x.ack now <id> <jid>: the intent was applied: forget it, and the job's
-  -- tombstone if it is still this intent's.
+  -- x.ack now <id> <jid> [target dirttl]: the intent was applied: forget
+  -- it, and the job's tombstone if it is still this intent's. With <target>
+  -- and <dirttl> (this shard is the jid's home), the jid directory entry is
+  -- pointed at <target> first.
   if cmd == 'x.ack' then
-    local id, jid = ARGV[3], ARGV[4]
+    local id, jid, target, dirttl = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
     if not (id and jid) then error('x.ack(): missing arguments') end
+    if target and dirttl then call('set', 'ql:x:loc:' .. jid, target, 'EX', dirttl) end
     call('hdel', 'ql:x:outbox', id)
     call('zrem', 'ql:x:due', id)
     local key = 'ql:j:' .. jid
