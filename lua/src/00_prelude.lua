@@ -26,10 +26,12 @@ local LIB = false
 -- Library names, bound here for a script and on the first call in a
 -- function library (which cannot see them while it loads).
 local call, encode, decode, tonumber, tostring, error, ipairs, floor, sfmt, concat
+local sbyte, sfind, smatch, ssub
 if not LIB then
   call, encode, decode, tonumber, tostring, error, ipairs, floor, sfmt, concat =
     redis.call, cjson.encode, cjson.decode, _G.tonumber, _G.tostring, _G.error,
     _G.ipairs, math.floor, string.format, table.concat
+  sbyte, sfind, smatch, ssub = string.byte, string.find, string.match, string.sub
 end
 
 -- The default of every option that has one (3). Options without a default

@@ -6,6 +6,7 @@ if LIB and call == nil then
   call, encode, decode, tonumber, tostring, error, ipairs, floor, sfmt, concat =
     redis.call, cjson.encode, cjson.decode, _G.tonumber, _G.tostring, _G.error,
     _G.ipairs, math.floor, string.format, table.concat
+  sbyte, sfind, smatch, ssub = string.byte, string.find, string.match, string.sub
 end
 if #KEYS ~= 0 then error('No Keys should be provided') end
 local nargs = #ARGV
@@ -33,8 +34,8 @@ end
 -- a time is formatted as Redis would format the number (%.17g). This saves
 -- a number-to-text conversion at every call that passes the time.
 NOWF = ARGV[2]
-if not (now > 0 and now < 1e15) or string.byte(NOWF, 1) <= 32
-  or string.byte(NOWF, -1) <= 32 then
+if not (now > 0 and now < 1e15) or sbyte(NOWF, 1) <= 32
+  or sbyte(NOWF, -1) <= 32 then
   NOWF = sfmt('%.17g', now)
 end
 

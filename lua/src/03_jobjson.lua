@@ -5,7 +5,13 @@
 --  8 failure, 9 spawned_from_jid, 10 history (legacy field), 11 time,
 --  and with `all` also 12 jid, 13 state, 14 worker, 15 expires (pop knows
 --  those four itself and saves reading them).
-local job_hmget, job_json
+-- jnum(v): JSON of tonumber(v) (cjson: 14 significant digits); jint(v): of
+-- floor(tonumber(v) or 0). A stored single digit is its own JSON, which
+-- spares two conversions.
+-- hist_items(hist): the entries of a history list (LRANGE) as the JSON
+-- objects of the job JSON, joined by commas.
+-- job_json(jid, f, tracked): see below.
+local job_hmget, jnum, jint, hist_items, job_json
 if LIB or cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
   or cmd == 'track' then
   job_hmget = function(key, all)
@@ -18,14 +24,53 @@ if LIB or cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
       'remaining', 'data', 'tags', 'failure', 'spawned_from_jid', 'history', 'time')
   end
 
-  -- num(v): JSON of tonumber(v) (cjson: 14 significant digits). A stored
-  -- single digit is its own JSON, which spares two conversions.
-  local function num(v)
+  jnum = function(v)
     if v and #v == 1 then
-      local c = string.byte(v)
+      local c = sbyte(v)
       if c >= 48 and c <= 57 then return v end
     end
     return encode(tonumber(v))
+  end
+  jint = function(v)
+    if v and #v == 1 then
+      local c = sbyte(v)
+      if c >= 48 and c <= 57 then return v end
+    end
+    return encode(floor(tonumber(v) or 0))
+  end
+
+  -- One entry [when,"what",{details}] becomes {details...,"when":..,"what":..}.
+  -- [when,"what",{details}] or [when,"what"] without backslashes (so quotes
+  -- are plain) is rewritten with one match; details with a key when/what,
+  -- and everything else, take the decode path, which fails like the
+  -- reference when the details are not a table (2.3).
+  local function item(e)
+    local w, what, inner = smatch(e, '^%[([^,]*),("[^"\\]*"),{([^\\]*)}%]$')
+    if w then
+      if inner == '' then
+        return '{"when":' .. w .. ',"what":' .. what .. '}'
+      elseif not sfind(inner, '"wh', 1, true) then
+        return '{' .. inner .. ',"when":' .. w .. ',"what":' .. what .. '}'
+      end
+    else
+      w, what = smatch(e, '^%[([^,]*),("[^"\\]*")%]$')
+      if w then return '{"when":' .. w .. ',"what":' .. what .. '}' end
+    end
+    local t = decode(e)
+    local d = t[3]
+    if d == nil then d = {} end
+    d.when = t[1]
+    d.what = t[2]
+    return encode(d)
+  end
+  hist_items = function(hist)
+    local n = #hist
+    if n == 1 then return item(hist[1]) end
+    if n == 2 then return item(hist[1]) .. ',' .. item(hist[2]) end
+    if n == 0 then return '' end
+    local parts = {}
+    for i = 1, n do parts[i] = item(hist[i]) end
+    return concat(parts, ',')
   end
 
   -- job_json(jid, f, tracked) returns the job JSON text, or nil when the job
@@ -41,41 +86,9 @@ if LIB or cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
     end
     if tracked == nil then tracked = call('zscore', 'ql:tracked', jid) end
 
-    -- History entries become objects: the details' keys plus when and what.
-    -- Details that are not a table fail like the reference (2.3).
     local hist = call('lrange', key .. '-history', '0', '-1')
-    local hj
-    if #hist == 0 then
-      hj = '{}'
-    else
-      local parts = {}
-      for i = 1, #hist do
-        local e = hist[i]
-        -- [when,"what",{details}] or [when,"what"] without backslashes
-        -- (so quotes are plain) is rewritten with one match; details with a
-        -- key when/what, and everything else, take the decode path.
-        local w, what, inner = string.match(e, '^%[([^,]*),("[^"\\]*"),{([^\\]*)}%]$')
-        if w then
-          if inner == '' then
-            parts[i] = '{"when":' .. w .. ',"what":' .. what .. '}'
-          elseif not string.find(inner, '"wh', 1, true) then
-            parts[i] = '{' .. inner .. ',"when":' .. w .. ',"what":' .. what .. '}'
-          end
-        else
-          w, what = string.match(e, '^%[([^,]*),("[^"\\]*")%]$')
-          if w then parts[i] = '{"when":' .. w .. ',"what":' .. what .. '}' end
-        end
-        if not parts[i] then
-          local t = decode(e)
-          local d = t[3]
-          if d == nil then d = {} end
-          d.when = t[1]
-          d.what = t[2]
-          parts[i] = encode(d)
-        end
-      end
-      hj = '[' .. concat(parts, ',') .. ']'
-    end
+    local hj = '{}'
+    if #hist > 0 then hj = '[' .. hist_items(hist) .. ']' end
 
     -- One EXISTS answers for both sets in the common case (no edges).
     local dependents, dependencies = '{}', '{}'
@@ -90,11 +103,6 @@ if LIB or cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
     elseif expires ~= '0' then
       expires = encode(tonumber(expires) or 0)
     end
-    local remaining = f[5]
-    if not (remaining and #remaining == 1 and string.byte(remaining) >= 48
-        and string.byte(remaining) <= 57) then
-      remaining = encode(floor(tonumber(remaining) or 0))
-    end
 
     return '{"jid":' .. encode(f[12])
       .. ',"klass":' .. encode(f[1])
@@ -102,10 +110,10 @@ if LIB or cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
       .. ',"queue":' .. encode(f[2])
       .. ',"worker":' .. encode(f[14])
       .. ',"tracked":' .. (tracked and 'true' or 'false')
-      .. ',"priority":' .. num(f[3])
+      .. ',"priority":' .. jnum(f[3])
       .. ',"expires":' .. expires
-      .. ',"retries":' .. num(f[4])
-      .. ',"remaining":' .. remaining
+      .. ',"retries":' .. jnum(f[4])
+      .. ',"remaining":' .. jint(f[5])
       .. ',"data":' .. encode(f[6])
       .. ',"tags":' .. (f[7] or '{}')
       .. ',"history":' .. hj

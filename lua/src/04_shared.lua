@@ -4,17 +4,34 @@
 -- (9: Welford update of total/mean/vk plus one histogram counter).
 local stat
 if LIB or cmd == 'pop' or cmd == 'complete' then
+  -- The histogram's field names s0..s59, m1..m59 and h1..h23 are cut out
+  -- of these texts (a string.sub costs less than a string.format).
+  local SECS = 's0s1s2s3s4s5s6s7s8s9s10s11s12s13s14s15s16s17s18s19s20s21s22s23s24s25s26s27s28s29s30s31s32s33s34s35s36s37s38s39s40s41s42s43s44s45s46s47s48s49s50s51s52s53s54s55s56s57s58s59'
+  local MINS = 'm1m2m3m4m5m6m7m8m9m10m11m12m13m14m15m16m17m18m19m20m21m22m23m24m25m26m27m28m29m30m31m32m33m34m35m36m37m38m39m40m41m42m43m44m45m46m47m48m49m50m51m52m53m54m55m56m57m58m59'
+  local HOURS = 'h1h2h3h4h5h6h7h8h9h10h11h12h13h14h15h16h17h18h19h20h21h22h23'
   stat = function(queue, kind, v)
     local key = 'ql:s:' .. kind .. ':' .. DAY .. ':' .. queue
     local fv = floor(v)
     local bucket
     if fv < 60 then
+      if fv >= 10 then
+        bucket = ssub(SECS, 3 * fv - 9, 3 * fv - 7)
+      elseif fv >= 0 then
+        bucket = ssub(SECS, 2 * fv + 1, 2 * fv + 2)
       -- (negative values make fields such as "s-5", never reported)
-      if fv > -1e15 then bucket = sfmt('s%d', fv) else bucket = 's' .. fv end
+      elseif fv > -1e15 then
+        bucket = sfmt('s%d', fv)
+      else
+        bucket = 's' .. fv
+      end
     elseif fv < 3600 then
-      bucket = sfmt('m%d', floor(fv / 60))
+      local k = floor(fv / 60)
+      if k >= 10 then bucket = ssub(MINS, 3 * k - 11, 3 * k - 9)
+      else bucket = ssub(MINS, 2 * k - 1, 2 * k) end
     elseif fv < 86400 then
-      bucket = sfmt('h%d', floor(fv / 3600))
+      local k = floor(fv / 3600)
+      if k >= 10 then bucket = ssub(HOURS, 3 * k - 11, 3 * k - 9)
+      else bucket = ssub(HOURS, 2 * k - 1, 2 * k) end
     elseif fv < 1e15 then
       bucket = sfmt('d%d', floor(fv / 86400))
     else

@@ -36,17 +36,16 @@ if cmd == 'put' or cmd == 'requeue' then
   local key = 'ql:j:' .. jid
   -- A new job (the common case) needs one field read; an existing one all.
   local old_state = call('hget', key, 'state')
-  local old
+  local old_pri, old_tags, old_queue, old_failure, old_retries, old_worker, old_hist
   if old_state then
     -- A tombstone of a job leaving for another shard (80_xshard.lua): the
     -- router delivers the move, then puts again.
     if old_state == 'moving' then error('Put(): Job ' .. jid .. ' is moving') end
-    old = call('hmget', key, 'priority', 'tags', 'queue', 'state', 'failure',
+    local old = call('hmget', key, 'priority', 'tags', 'queue', 'failure',
       'retries', 'worker', 'history')
-  else
-    old = {}
+    old_pri, old_tags, old_queue, old_failure, old_retries, old_worker, old_hist =
+      old[1], old[2], old[3], old[4], old[5], old[6], old[7]
   end
-  local old_tags, old_queue, old_worker = old[2], old[3], old[7]
 
   -- Old tags go first, as `tag remove` would do it.
   if old_tags then
@@ -55,29 +54,29 @@ if cmd == 'put' or cmd == 'requeue' then
   end
 
   -- Options: the option, else the old value, else the default. Stored as sent.
-  local retries = o_retries or old[6] or 5
+  local retries = o_retries or old_retries or 5
   if retries ~= '5' and tonumber(retries) == nil then
     error('Put(): Arg "retries" not a number: ' .. tostring(o_retries))
   end
   local tags_text = o_tags or old_tags or '[]'
-  local tags
-  if tags_text == '[]' or tags_text == '{}' then
-    tags = {} -- what decode would return, without the call
-  else
+  local tags -- nil for none (an empty list without a decode)
+  if tags_text ~= '[]' and tags_text ~= '{}' then
     tags = decode(tags_text)
     if not tags then error('Put(): Arg "tags" not JSON' .. tostring(o_tags)) end
   end
-  local pri = o_pri or old[1] or 0
+  local pri = o_pri or old_pri or 0
   local prio = pri == '0' and 0 or tonumber(pri)
   if prio == nil then error('Put(): Arg "priority" not a number' .. tostring(o_pri)) end
-  local deps = {}
+  local deps -- nil: none given
   if o_deps ~= nil and o_deps ~= '[]' then
     deps = decode(o_deps)
     if not deps then error('Put(): Arg "depends" not JSON: ' .. tostring(o_deps)) end
   end
 
   local dkey = key .. '-dependencies'
-  if #deps > 0 then
+  local ndeps = 0
+  if deps then ndeps = #deps end
+  if ndeps > 0 then
     -- A non-empty list replaces the old edges; an empty one keeps them (7).
     local keep = {}
     for _, d in ipairs(deps) do keep[d] = true end
@@ -91,7 +90,7 @@ if cmd == 'put' or cmd == 'requeue' then
 
   local ejid, eq = encode(jid), encode(queue)
   call('publish', 'ql:log', '{"jid":' .. ejid .. ',"event":"put","queue":' .. eq .. '}')
-  hist_push(jid, '"put"', '{"q":' .. eq .. '}', nil, old[8])
+  hist_push(jid, '"put"', '{"q":' .. eq .. '}', nil, old_hist)
 
   if old_queue and old_queue ~= '' then
     local oq = 'ql:q:' .. old_queue
@@ -110,14 +109,16 @@ if cmd == 'put' or cmd == 'requeue' then
   end
   if old_state == 'complete' then call('zrem', 'ql:completed', jid) end
 
-  for _, t in ipairs(tags) do
-    call('zadd', 'ql:t:' .. t, NOWF, jid)
-    call('zincrby', 'ql:tags', '1', t)
+  if tags then
+    for _, t in ipairs(tags) do
+      call('zadd', 'ql:t:' .. t, NOWF, jid)
+      call('zincrby', 'ql:tags', '1', t)
+    end
   end
 
   if old_state == 'failed' then
     -- Quirk (16.10): the counter of the NEW queue, in the failure's day.
-    local failure = decode(old[5])
+    local failure = decode(old_failure)
     local group, when = failure.group, failure.when
     local fkey = 'ql:f:' .. group
     call('lrem', fkey, '0', jid)
@@ -127,17 +128,17 @@ if cmd == 'put' or cmd == 'requeue' then
 
   -- failure, grace, spawned_from_jid and a hidden `scheduled` stay untouched.
   call('hset', key, 'jid', jid, 'klass', klass, 'data', raw_data, 'priority', pri,
-    'tags', (tags_text == '[]' or tags_text == '{}') and '{}' or encode(tags), 'state', delay > 0 and 'scheduled' or 'waiting',
+    'tags', tags and encode(tags) or '{}', 'state', delay > 0 and 'scheduled' or 'waiting',
     'worker', '', 'expires', '0', 'queue', queue, 'retries', retries,
     'remaining', retries, 'time', sfmt('%.20f', now))
 
-  if #deps > 0 then dep_add(jid, deps) end
+  if ndeps > 0 then dep_add(jid, deps) end
 
   -- Placement; carried-over dependencies count too.
   local qk = 'ql:q:' .. queue
   -- A job that did not exist has no edges unless this put added some.
   local waiting_on = 0
-  if old_state or #deps > 0 then waiting_on = call('scard', dkey) end
+  if old_state or ndeps > 0 then waiting_on = call('scard', dkey) end
   if delay > 0 then
     if waiting_on > 0 then
       call('zadd', qk .. '-depends', NOWF, jid)
@@ -175,7 +176,9 @@ if cmd == 'heartbeat' then
     error('Heartbeat(): Job ' .. jid .. ' given out to another worker: ' .. owner)
   end
   local c = call('hmget', 'ql:config', queue .. '-heartbeat', 'heartbeat')
-  local expires = now + tonumber(c[1] or c[2] or DEF_HEARTBEAT)
+  -- (a stored value goes through tonumber: a bad one fails as in the reference)
+  local hb, expires = c[1] or c[2]
+  if hb then expires = now + tonumber(hb) else expires = now + DEF_HEARTBEAT end
   local expf = sfmt('%.17g', expires)
   if data then
     -- Quirk (16.4): the data is stored re-encoded.
@@ -205,8 +208,9 @@ if cmd == 'complete' then
     elseif k == 'delay' then o_delay = ARGV[i + 1]
     elseif k == 'depends' then o_deps = ARGV[i + 1] end
   end
-  local delay = assert(tonumber(o_delay or 0))
-  local deps = {}
+  local delay = 0
+  if o_delay then delay = assert(tonumber(o_delay)) end
+  local deps -- nil: none given
   if o_deps ~= nil and o_deps ~= '[]' then
     deps = decode(o_deps)
     if not deps then error('Complete(): Arg "depends" not JSON: ' .. tostring(o_deps)) end
@@ -214,7 +218,7 @@ if cmd == 'complete' then
   if delay > 0 and not nextq then
     error('Complete(): "delay" cannot be used without a "next".')
   end
-  if #deps > 0 and not nextq then
+  if deps and #deps > 0 and not nextq then
     error('Complete(): "depends" cannot be used without a "next".')
   end
 
@@ -237,12 +241,22 @@ if cmd == 'complete' then
   local hlimit = tonumber(conf[1] or DEF_MAX_JOB_HISTORY)
   hist_push(jid, '"done"', nil, hlimit, f[7])
   local qk = 'ql:q:' .. queue
+  -- One EXISTS tells which of three usually absent keys are there (each
+  -- named 1, 2 and 4 times: the count is a bit mask), which spares the
+  -- ZREM from -scheduled, the ZSCORE in ql:tracked and the SMEMBERS of
+  -- -dependents when their key does not exist. Nothing below changes
+  -- whether they exist before they are used.
+  local dkey = key .. '-dependents'
+  local ex = call('exists', qk .. '-scheduled', 'ql:tracked', 'ql:tracked',
+    dkey, dkey, dkey, dkey)
   call('zrem', qk .. '-work', jid)
   call('zrem', qk .. '-locks', jid)
-  call('zrem', qk .. '-scheduled', jid)
+  if ex % 2 == 1 then call('zrem', qk .. '-scheduled', jid) end
   stat(queue, 'run', now - (f[4] or now))
   call('zrem', 'ql:w:' .. worker .. ':jobs', jid)
-  if call('zscore', 'ql:tracked', jid) then call('publish', 'ql:completed', jid) end
+  if ex % 4 >= 2 and call('zscore', 'ql:tracked', jid) then
+    call('publish', 'ql:completed', jid)
+  end
   local ejid = encode(jid)
   local retries = f[5] or 5
   local nows = sfmt('%.20f', now)
@@ -256,6 +270,7 @@ if cmd == 'complete' then
     call('hset', key, 'data', raw_data, 'time', nows, 'state', 'waiting',
       'worker', '', 'failure', '{}', 'queue', nextq, 'expires', '0', 'remaining', retries)
     local nk = 'ql:q:' .. nextq
+    if not deps then deps = {} end
     if delay > 0 and #deps == 0 then
       -- Quirk (16.7): scheduled, but the state stays waiting.
       call('zadd', nk .. '-scheduled', now + delay, jid)
@@ -289,7 +304,8 @@ if cmd == 'complete' then
       call('del', jk, jk .. '-history')
     end
   end
-  local cutoff = now - tonumber(conf[2] or DEF_JOBS_HISTORY)
+  local cutoff
+  if conf[2] then cutoff = now - tonumber(conf[2]) else cutoff = now - DEF_JOBS_HISTORY end
   local expired = call('zrangebyscore', 'ql:completed', '0', cutoff)
   if #expired > 0 then
     forget(expired)
@@ -304,7 +320,8 @@ if cmd == 'complete' then
   end
 
   -- Unlock dependents whose last dependency this was (7).
-  local dependents = call('smembers', key .. '-dependents')
+  if ex < 4 then return 'complete' end
+  local dependents = call('smembers', dkey)
   for _, d in ipairs(dependents) do
     local dk = 'ql:j:' .. d
     call('srem', dk .. '-dependencies', jid)

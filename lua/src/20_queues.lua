@@ -15,7 +15,8 @@ if cmd == 'pop' then
   if count == 1 then countf = '1' end
   local conf = call('hmget', 'ql:config', queue .. '-heartbeat', 'heartbeat',
     queue .. '-max-concurrency')
-  local expires = now + tonumber(conf[1] or conf[2] or DEF_HEARTBEAT)
+  local hb, expires = conf[1] or conf[2]
+  if hb then expires = now + tonumber(hb) else expires = now + DEF_HEARTBEAT end
   local expf = sfmt('%.17g', expires)
   if call('sismember', 'ql:paused_queues', queue) == 1 then return '{}' end
   call('zadd', 'ql:workers', NOWF, worker)
@@ -23,8 +24,9 @@ if cmd == 'pop' then
   local lkey = qk .. '-locks'
 
   -- 12: only unexpired locks count against <queue>-max-concurrency.
-  local cap = tonumber(conf[3] or 0)
-  if cap > 0 then
+  local cap = conf[3]
+  if cap and tonumber(cap) > 0 then
+    cap = tonumber(cap)
     count = math.min(count, math.max(0, cap - call('zcount', lkey, NOWF, '+inf')))
     if count == 0 then return '{}' end
     countf = count
@@ -117,26 +119,76 @@ if cmd == 'pop' then
   local ew = encode(worker)
   local wkey = 'ql:w:' .. worker .. ':jobs'
   local nows = sfmt('%.20f', now)
-  local fields, tracked = {}, {}
+  local hentry = '{"worker":' .. ew .. '}'
+  local fields, tracked -- per job when n > 1; f1, t1 for a single job
+  local f1, t1
+  if n > 1 then fields, tracked = {}, {} end
   for i = 1, n do
     local jid = jids[i]
     local key = 'ql:j:' .. jid
     local f = job_hmget(key)
-    hist_push(jid, '"popped"', '{"worker":' .. ew .. '}', hlimit, f[10])
+    hist_push(jid, '"popped"', hentry, hlimit, f[10])
     stat(queue, 'wait', now - (f[11] or now))
     call('zadd', wkey, expf, jid)
     call('hset', key, 'time', nows, 'worker', worker, 'expires', expf, 'state', 'running')
     call('zadd', lkey, expf, jid)
     local t = call('zscore', 'ql:tracked', jid)
     if t then call('publish', 'ql:popped', jid) end
-    f[12], f[13], f[14], f[15] = jid, 'running', worker, expires
-    fields[i], tracked[i] = f, t
+    if n == 1 then f1, t1 = f, t else fields[i], tracked[i] = f, t end
   end
   if stale > 0 then call('zrem', qk .. '-work', unpack(jids, '1', stale)) end
+
+  -- The job JSON (as job_json, 03_jobjson.lua, would write it) from what
+  -- pop knows: state, worker and expires are its own, and so is the last
+  -- history entry (hist_push wrote it last), which is rendered here instead
+  -- of read back, unless the worker's name needs the general rendering.
+  local tail
+  if not sfind(ew, '\\', 1, true) and not sfind(ew, '"wh', 1, true) then
+    tail = '{"worker":' .. ew .. ',"when":' .. WHEN .. ',"what":"popped"}'
+  end
+  local head = ',"state":"running","queue":'
+  local mid = ',"worker":' .. ew .. ',"tracked":'
+  local expj = ',"expires":' .. encode(expires) .. ',"retries":'
+  local function popped(jid, f, t)
+    local hkey = 'ql:j:' .. jid .. '-history'
+    local hj
+    if tail then
+      local hist = call('lrange', hkey, '0', '-2')
+      if #hist == 0 then hj = '[' .. tail .. ']'
+      else hj = '[' .. hist_items(hist) .. ',' .. tail .. ']' end
+    else
+      hj = '[' .. hist_items(call('lrange', hkey, '0', '-1')) .. ']'
+    end
+    local key = 'ql:j:' .. jid
+    local dependents, dependencies = '{}', '{}'
+    if call('exists', key .. '-dependents', key .. '-dependencies') > 0 then
+      dependents = encode(call('smembers', key .. '-dependents'))
+      dependencies = encode(call('smembers', key .. '-dependencies'))
+    end
+    return '{"jid":' .. encode(jid)
+      .. ',"klass":' .. encode(f[1])
+      .. head .. encode(f[2])
+      .. mid .. (t and 'true' or 'false')
+      .. ',"priority":' .. jnum(f[3])
+      .. expj .. jnum(f[4])
+      .. ',"remaining":' .. jint(f[5])
+      .. ',"data":' .. encode(f[6])
+      .. ',"tags":' .. (f[7] or '{}')
+      .. ',"history":' .. hj
+      .. ',"failure":' .. (f[8] or '{}')
+      .. ',"spawned_from_jid":' .. (f[9] and encode(f[9]) or 'false')
+      .. ',"dependents":' .. dependents
+      .. ',"dependencies":' .. dependencies
+      .. '}'
+  end
+  -- (a jid without a job hash, klass missing, is left out)
+  if n == 1 then
+    if not f1[1] then return '{}' end
+    return '[' .. popped(jids[1], f1, t1) .. ']'
+  end
   local out = {}
   for i = 1, n do
-    -- (a jid without a job hash, klass missing, is left out)
-    if fields[i][1] then out[#out + 1] = job_json(jids[i], fields[i], tracked[i]) end
+    if fields[i][1] then out[#out + 1] = popped(jids[i], fields[i], tracked[i]) end
   end
   if #out == 0 then return '{}' end
   return '[' .. concat(out, ',') .. ']'
