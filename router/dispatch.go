@@ -53,6 +53,9 @@ func (r *Router) Qless(ctx context.Context, args []string) (core.Reply, error) {
 		return r.anyShard().CallArgs(ctx, args...)
 	}
 	route := c.Route(args[2:])
+	if err := r.awaitMoves(ctx, args, route); err != nil {
+		return core.Reply{}, err
+	}
 	switch route.Class {
 	case core.ClassQueue:
 		// Cross-shard cases (xshard_cmds.go).

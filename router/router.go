@@ -242,6 +242,7 @@ type Router struct {
 	xstats XStats
 	xclock core.Clock     // Config.CrossShard.Clock or the real clock
 	xwg    sync.WaitGroup // background ends of synchronous moves
+	moves  *inflight      // moves imported in the background (AsyncImport)
 
 	mu       sync.Mutex
 	started  bool               // guarded by mu
@@ -321,6 +322,7 @@ func newRouter(cfg Config, shards []Shard) (*Router, error) {
 		clock:  clock,
 		shards: make(map[string]Shard, len(shards)),
 		jids:   newJidCache(cfg.JidCacheSize),
+		moves:  newInflight(),
 	}
 	for _, s := range shards {
 		if !rg.Contains(s.Name()) {

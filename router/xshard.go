@@ -51,6 +51,15 @@ type CrossShardConfig struct {
 	// without it, a put of such a jid into another shard's queue creates a
 	// second job. It costs a parallel read of every shard per new jid.
 	ProbeOnMiss bool
+	// AsyncImport makes a command that moves a job reply once the move is
+	// recorded on the job's shard, and import the job on its new shard in
+	// the background: one round trip less per move. Until the import lands
+	// (about one round trip), this router's commands that could see the job
+	// wait for it, but another router's may not see it in its new queue
+	// yet (xshard_inflight.go). Off, the reply waits for the import, and a
+	// client of any router sees the job in its new queue once the command
+	// has answered. On by default.
+	AsyncImport bool
 	// ReconcileInterval is how often the reconciler looks for half-done
 	// work on the shards this router is the courier of. Must be > 0.
 	ReconcileInterval time.Duration
@@ -75,6 +84,7 @@ func DefaultCrossShardConfig() CrossShardConfig {
 		ReconcileInterval: time.Minute,
 		ReconcileAge:      time.Minute,
 		Batch:             100,
+		AsyncImport:       true,
 	}
 }
 
@@ -233,10 +243,31 @@ func (r *Router) moveTx(ctx context.Context, src, dst Shard, now, queue, kind, j
 // target before the reply (then the job is in its new queue), the
 // directory update and the acknowledgement after it, in the background
 // (until then a tombstone stays, which any router that meets it finishes).
+// With CrossShard.AsyncImport the import too is done in the background
+// (xshard_inflight.go).
 func (r *Router) deliverSync(ctx context.Context, src Shard, id, text string) error {
 	var it intent
 	if err := json.Unmarshal([]byte(text), &it); err != nil {
 		return fmt.Errorf("router: shard %s: intent %s: %w", src.Name(), id, err)
+	}
+	if r.cfg.CrossShard.AsyncImport {
+		r.moves.add(it.Queue, it.Jid)
+		r.xwg.Add(1)
+		go func() {
+			defer r.xwg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), r.cfg.FanOutTimeout)
+			defer cancel()
+			dst, status, err := r.importMove(ctx, src, id, text, it)
+			r.moves.remove(it.Queue, it.Jid)
+			if err == nil {
+				err = r.settleMove(ctx, src, dst, id, it, status, false)
+			}
+			if err != nil && !errors.Is(err, errAbandoned) {
+				r.xstats.Failures.Add(1)
+				r.log.Warn("move not delivered; left to the courier", "shard", src.Name(), "intent", id, "err", err)
+			}
+		}()
+		return nil
 	}
 	dst, status, err := r.importMove(ctx, src, id, text, it)
 	if err != nil {

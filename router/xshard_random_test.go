@@ -62,7 +62,22 @@ func TestRandomOpsAgainstOneRedis(t *testing.T) {
 		}
 		ops = v
 	}
-	w := newWorld(t, seed)
+	for _, async := range []bool{true, false} {
+		name := "sync-import"
+		if async {
+			name = "async-import"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			runRandom(t, seed, ops, async)
+		})
+	}
+}
+
+// runRandom is one randomized run (see TestRandomOpsAgainstOneRedis), with
+// CrossShard.AsyncImport as given.
+func runRandom(t *testing.T, seed int64, ops int, async bool) {
+	w := newWorld(t, seed, async)
 	t.Cleanup(func() {
 		if t.Failed() {
 			if os.Getenv("XSHARD_DUMP") != "" {
@@ -127,7 +142,7 @@ type world struct {
 
 var xsteps = []string{stepBeforeIntent, stepAfterIntent, stepAfterImport, stepBeforeAck}
 
-func newWorld(t *testing.T, seed int64) *world {
+func newWorld(t *testing.T, seed int64, async bool) *world {
 	w := &world{t: t, rng: rand.New(rand.NewSource(seed)), now: 1_700_000_000}
 	w.x = startXClusterWith(t, w.hook, func(c *Config) {
 		// The couriers and the reconciler run only when the test says.
@@ -135,6 +150,7 @@ func newWorld(t *testing.T, seed int64) *world {
 		c.CrossShard.ReconcileInterval = 1000 * time.Hour
 		c.CrossShard.Grace = time.Second
 		c.CrossShard.ReconcileAge = time.Minute
+		c.CrossShard.AsyncImport = async
 	})
 	w.ref = startShardClient(t, "ref", redistest.Start(t).Addr)
 	for _, sh := range []string{"a", "b", "c"} {

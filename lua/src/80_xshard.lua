@@ -97,15 +97,28 @@ if string.sub(cmd, 1, 2) == 'x.' then
     local out = {}
     local qscore
     if carry == '1' then qscore = call('zscore', 'ql:queues', queue) end
+    local found -- with <only>: the set that has it, and its score there
+    if only then
+      for _, set in ipairs(sets) do
+        local sc = call('zscore', qk .. '-' .. set, only)
+        if sc then
+          found = { set, sc }
+          break
+        end
+      end
+      if not found then return out end
+      sets = { found[1] }
+    end
     for _, set in ipairs(sets) do
       local members
       if only then
-        if call('zscore', qk .. '-' .. set, only) then members = { only } else members = {} end
+        members = { only }
       else
         members = call('zrange', qk .. '-' .. set, '0', '-1')
       end
       for _, jid in ipairs(members) do
-        local score = call('zscore', qk .. '-' .. set, jid)
+        local score
+        if only then score = found[2] else score = call('zscore', qk .. '-' .. set, jid) end
         local it = { k = 'move', jid = jid, queue = queue, set = set, score = score,
           target = target, now = NOWF }
         local id = 'm' .. call('incr', 'ql:x:seq')
@@ -127,12 +140,19 @@ if string.sub(cmd, 1, 2) == 'x.' then
           it.deps = call('smembers', key .. '-dependencies')
           it.dents = call('smembers', key .. '-dependents')
           it.tracked = call('zscore', 'ql:tracked', jid) or nil
-          -- Entries of the job in workers' job sets that the command left
-          -- (`timeout` leaves the timed-out worker's; a later complete,
-          -- fail or retry by that worker removes it): a worker that had
-          -- the job popped it, so its history names it.
-          local ws, seen = {}, {}
+          -- Entries of the job in workers' job sets that the command left:
+          -- only `timeout` leaves one (the timed-out worker's; a later
+          -- complete, fail or retry by that worker removes it), and it
+          -- writes "timed-out" in the history. A worker that had the job
+          -- popped it, so the history names it too.
+          local ws, seen, timed = {}, {}, false
           for _, e in ipairs(it.hist) do
+            if string.find(e, '"timed-out"', 1, true) then
+              timed = true
+              break
+            end
+          end
+          for _, e in ipairs(timed and it.hist or {}) do
             local q = string.match(e, '^%[[^,]*,"popped",{"worker":(".*")}%]$')
             local wn = q and decode('[' .. q .. ']')[1]
             if wn and not seen[wn] then
