@@ -290,3 +290,100 @@ func TestExportQueue(t *testing.T) {
 		t.Errorf("A still has the template")
 	}
 }
+
+// TestEdgeIndex checks the index of remote dependency edges that the
+// reconciler reads (x.edges, x.edge, x.edgefix) and x.depsof.
+func TestEdgeIndex(t *testing.T) {
+	t.Parallel()
+	a := newQless(t, false)
+	a.str("put", "0", "w", "q", "d", "K", "{}", "0")
+	a.str("put", "0", "w", "q", "e", "K", "{}", "0")
+	if got := a.str("x.link", "1", "d", "j", "1000"); got != "linked" {
+		t.Fatalf("x.link = %q", got)
+	}
+	if got := a.str("x.link", "1", "d", "j", "1000"); got != "already" {
+		t.Errorf("x.link again = %q, want already", got)
+	}
+	a.str("x.link", "1", "e", "k", "5000")
+	if got := a.evalList("x.edges", "1", "2000", "10"); !cmp.Equal(got, []string{"dent\td\tj"}) {
+		t.Errorf("x.edges up to 2000 = %q", got)
+	}
+	// j is elsewhere: the router checks it.
+	if got := a.str("x.edge", "1", "dent\td\tj", "2000"); got != "remote" {
+		t.Errorf("x.edge = %q, want remote", got)
+	}
+	// Re-registered after the read: skipped.
+	if got := a.str("x.edge", "1", "dent\te\tk", "2000"); got != "skip" {
+		t.Errorf("x.edge of a newer edge = %q, want skip", got)
+	}
+	if got := a.str("x.edgefix", "1", "dent\td\tj", "2000", "keep", "3000"); got != "kept" {
+		t.Errorf("x.edgefix keep = %q", got)
+	}
+	if got := a.evalList("x.edges", "1", "2000", "10"); len(got) != 0 {
+		t.Errorf("x.edges after keep = %q, want none", got)
+	}
+	if got := a.str("x.edgefix", "1", "dent\td\tj", "2000", "drop"); got != "skip" {
+		t.Errorf("x.edgefix drop of a newer edge = %q, want skip", got)
+	}
+	if got := a.str("x.edgefix", "1", "dent\td\tj", "3000", "drop"); got != "dropped" {
+		t.Errorf("x.edgefix drop = %q", got)
+	}
+	if got := jobMap(t, a.str("get", "1", "d"))["dependents"]; !cmp.Equal(got, map[string]any{}) {
+		t.Errorf("dependents of d after the drop = %v", got)
+	}
+	// Both sides here, one half missing: repaired by x.edge itself.
+	a.str("put", "2", "w", "q", "k", "K", "{}", "0")
+	if got := a.str("x.edge", "2", "dent\te\tk", "9000"); got != "dropped" {
+		t.Errorf("x.edge of a half edge = %q, want dropped", got)
+	}
+	a.str("put", "3", "w", "q", "m", "K", "{}", "0", "depends", `["e"]`)
+	a.redis("SREM", "ql:j:e-dependents", "m")
+	a.redis("ZADD", "ql:x:edges", "0", "dep\tm\te")
+	if got := a.str("x.edge", "3", "dep\tm\te", "9000"); got != "relinked" {
+		t.Errorf("x.edge of a lost dependent = %q, want relinked", got)
+	}
+	if got := jobMap(t, a.str("get", "3", "e"))["dependents"]; !cmp.Equal(got, []any{"m"}) {
+		t.Errorf("dependents of e = %v, want [m]", got)
+	}
+	if got := a.evalList("x.depsof", "3", "m"); !cmp.Equal(got, []string{"e"}) {
+		t.Errorf("x.depsof m = %q", got)
+	}
+	if got := a.str("x.edge", "3", "dep\tgone\te", "9000"); got != "skip" {
+		t.Errorf("x.edge of an edge not indexed = %q, want skip", got)
+	}
+}
+
+// TestMoveCarriesWorkerEntry: a job timed out by `timeout` keeps an entry in
+// its old worker's job set (one Redis keeps it until that worker completes,
+// fails or retries the jid); a move carries it, with the worker's registry
+// entry. A late import of an intent whose job has left answers "gone".
+func TestMoveCarriesWorkerEntry(t *testing.T) {
+	t.Parallel()
+	a, b := newQless(t, false), newQless(t, false)
+	a.str("put", "0", "w", "q1", "j", "K", "{}", "0")
+	a.str("pop", "1", "q1", "w1", "1")
+	a.eval("timeout", "2", "j")
+	a.str("pop", "3", "q1", "w2", "1")
+	a.str("complete", "4", "j", "w2", "q1", "{}", "next", "q2")
+	out := moveOut(t, a, "4", "q2", "j")
+	if got := b.str("x.import", "4", "A:"+out[0], out[1], "60", "0", "600"); got != "ok" {
+		t.Fatalf("x.import = %q", got)
+	}
+	if got := b.list("ZRANGE", "ql:w:w1:jobs", "0", "-1"); !cmp.Equal(got, []string{"j"}) {
+		t.Errorf("w1's jobs on B = %q, want [j]", got)
+	}
+	if got := a.list("ZRANGE", "ql:w:w1:jobs", "0", "-1"); len(got) != 0 {
+		t.Errorf("w1's jobs on A = %q, want none", got)
+	}
+	if got := b.str("workers", "5"); !strings.Contains(got, `"name":"w1"`) {
+		t.Errorf("workers on B = %s, want w1 listed", got)
+	}
+	if got, _ := b.redis("GET", "ql:x:loc:j").ToString(); got != "B" {
+		t.Errorf("directory entry on B (its home) = %q, want B", got)
+	}
+	// The job leaves B; the same intent delivered again is "gone".
+	b.eval("cancel", "6", "j")
+	if got := b.str("x.import", "6", "A:"+out[0], out[1], "60"); got != "gone" {
+		t.Errorf("late import = %q, want gone", got)
+	}
+}
