@@ -22,7 +22,8 @@ import (
 // inflight counts the moves a router is importing in the background, by
 // target queue and by jid. Safe for concurrent use.
 type inflight struct {
-	total atomic.Int64 // moves in flight (the fast path reads only this)
+	total   atomic.Int64 // moves in flight (the fast path reads only this)
+	waiting atomic.Int64 // commands waiting for moves (tests)
 
 	mu   sync.Mutex
 	keys map[string]int // "q:<queue>" and "j:<jid>" -> moves in flight; guarded by mu
@@ -73,9 +74,12 @@ func (f *inflight) wait(ctx context.Context, keys ...string) error {
 		if !busy {
 			return nil
 		}
+		f.waiting.Add(1)
 		select {
 		case <-done:
+			f.waiting.Add(-1)
 		case <-ctx.Done():
+			f.waiting.Add(-1)
 			return ctx.Err()
 		}
 	}
