@@ -50,7 +50,8 @@ if LIB or cmd ~= 'heartbeat' and cmd ~= 'config.get' and cmd ~= 'config.set'
     local rest = len - 2 -- entries between the first and the new one
     local kept
     if limit > 2 then
-      kept = math.min(rest, limit - 2)
+      kept = limit - 2
+      if rest < kept then kept = rest end
     elseif limit == 2 then
       kept = rest -- LTRIM 0 -1 keeps everything (quirk: no trimming)
     else

@@ -73,6 +73,9 @@ if LIB or cmd == 'pop' or cmd == 'peek' or cmd == 'get' or cmd == 'multiget'
     return concat(parts, ',')
   end
 
+end
+-- (pop builds its own JSON, 20_queues.lua)
+if LIB or cmd == 'peek' or cmd == 'get' or cmd == 'multiget' or cmd == 'track' then
   -- job_json(jid, f, tracked) returns the job JSON text, or nil when the job
   -- does not exist. f: fields from job_hmget(key, true) (read here when nil;
   -- a given f must already have its legacy history migrated). tracked: the

@@ -180,11 +180,12 @@ if cmd == 'heartbeat' then
   local hb, expires = c[1] or c[2]
   if hb then expires = now + tonumber(hb) else expires = now + DEF_HEARTBEAT end
   local expf = sfmt('%.17g', expires)
+  -- (the worker field already holds `worker`, as checked above)
   if data then
     -- Quirk (16.4): the data is stored re-encoded.
-    call('hset', key, 'expires', expf, 'worker', worker, 'data', encode(data))
+    call('hset', key, 'expires', expf, 'data', encode(data))
   else
-    call('hset', key, 'expires', expf, 'worker', worker)
+    call('hset', key, 'expires', expf)
   end
   call('zadd', 'ql:w:' .. worker .. ':jobs', expf, jid)
   call('zadd', 'ql:q:' .. queue .. '-locks', expf, jid)
@@ -223,8 +224,9 @@ if cmd == 'complete' then
   end
 
   local key = 'ql:j:' .. jid
+  -- (the priority matters only with `next`, and is read there)
   local f = call('hmget', key, 'state', 'worker', 'queue', 'time', 'retries',
-    'priority', 'history')
+    'history')
   local state, owner = f[1], f[2]
   if not state then error('Complete(): Job ' .. jid .. ' does not exist') end
   if state ~= 'running' then
@@ -239,7 +241,7 @@ if cmd == 'complete' then
 
   local conf = call('hmget', 'ql:config', 'max-job-history', 'jobs-history', 'jobs-history-count')
   local hlimit = tonumber(conf[1] or DEF_MAX_JOB_HISTORY)
-  hist_push(jid, '"done"', nil, hlimit, f[7])
+  hist_push(jid, '"done"', nil, hlimit, f[6])
   local qk = 'ql:q:' .. queue
   -- One EXISTS tells which of three usually absent keys are there (each
   -- named 1, 2 and 4 times: the count is a bit mask), which spares the
@@ -286,7 +288,8 @@ if cmd == 'complete' then
       end
       return 'depends'
     end
-    call('zadd', nk .. '-work', (tonumber(f[6]) or 0) - now / 1e10, jid)
+    local pri = call('hget', key, 'priority')
+    call('zadd', nk .. '-work', (tonumber(pri) or 0) - now / 1e10, jid)
     return 'waiting'
   end
 

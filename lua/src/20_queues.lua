@@ -13,18 +13,28 @@ if cmd == 'pop' then
   -- count as a LIMIT argument, as Redis would format it ("%.17g").
   local countf = count
   if count == 1 then countf = '1' end
-  local conf = call('hmget', 'ql:config', queue .. '-heartbeat', 'heartbeat',
-    queue .. '-max-concurrency')
-  local hb, expires = conf[1] or conf[2]
+  local qk = 'ql:q:' .. queue
+  -- One EXISTS tells whether ql:config exists (named once) and whether the
+  -- queue has recurring or scheduled jobs (those two named twice each: the
+  -- count is 2 * their number + config's bit). Without a config hash every
+  -- option has its default and the HMGET is spared. (The expired-lock pass
+  -- below can only remove from -scheduled, and a check of a set that is
+  -- gone by then finds nothing.)
+  local ex = call('exists', 'ql:config', qk .. '-recur', qk .. '-recur',
+    qk .. '-scheduled', qk .. '-scheduled')
+  local hb, cap, expires
+  if ex % 2 == 1 then
+    local conf = call('hmget', 'ql:config', queue .. '-heartbeat', 'heartbeat',
+      queue .. '-max-concurrency')
+    hb, cap = conf[1] or conf[2], conf[3]
+  end
   if hb then expires = now + tonumber(hb) else expires = now + DEF_HEARTBEAT end
   local expf = sfmt('%.17g', expires)
   if call('sismember', 'ql:paused_queues', queue) == 1 then return '{}' end
   call('zadd', 'ql:workers', NOWF, worker)
-  local qk = 'ql:q:' .. queue
   local lkey = qk .. '-locks'
 
   -- 12: only unexpired locks count against <queue>-max-concurrency.
-  local cap = conf[3]
   if cap and tonumber(cap) > 0 then
     cap = tonumber(cap)
     count = math.min(count, math.max(0, cap - call('zcount', lkey, NOWF, '+inf')))
@@ -38,9 +48,13 @@ if cmd == 'pop' then
   -- 4.4 invalidate_locks: courtesy pass, then invalidation on a later pop.
   local expired = call('zrangebyscore', lkey, '-inf', NOWF, 'LIMIT', '0', countf)
   if #expired > 0 then
-    local c = call('hmget', 'ql:config', 'grace-period', 'max-job-history')
-    local grace = tonumber(c[1] or DEF_GRACE)
-    hlimit = tonumber(c[2] or DEF_MAX_JOB_HISTORY)
+    local grace = DEF_GRACE
+    hlimit = DEF_MAX_JOB_HISTORY
+    if ex % 2 == 1 then
+      local c = call('hmget', 'ql:config', 'grace-period', 'max-job-history')
+      grace = tonumber(c[1] or DEF_GRACE)
+      hlimit = tonumber(c[2] or DEF_MAX_JOB_HISTORY)
+    end
     local skey = 'ql:s:stats:' .. DAY .. ':' .. queue
     for _, jid in ipairs(expired) do
       local key = 'ql:j:' .. jid
@@ -94,9 +108,9 @@ if cmd == 'pop' then
 
   local want = count - #jids
   if want ~= 0 then
-    -- Recurring spawns and due scheduled jobs; one EXISTS skips both when
-    -- the queue has neither (the common case).
-    if call('exists', qk .. '-recur', qk .. '-scheduled') > 0 then
+    -- Recurring spawns and due scheduled jobs, skipped when the queue has
+    -- neither (the common case; see the EXISTS above).
+    if ex > 1 then
       check_recurring(queue, want)
       check_scheduled(queue, want)
     end
