@@ -298,10 +298,12 @@ func TestKillRunningFailsTheJobsAndCarriesOn(t *testing.T) {
 func TestPauseAndResume(t *testing.T) {
 	t.Parallel()
 	e := newRedisEnv(t, 0)
-	var reserves atomic.Int64
+	var reserves, inFlight atomic.Int64
 	cfg := localConfig("q")
 	cfg.Reserver = worker.ReserverFunc(func(ctx context.Context, queues []string, n int, pop worker.PopFunc) ([]*client.Job, error) {
 		reserves.Add(1)
+		inFlight.Add(1)
+		defer inFlight.Add(-1)
 		return worker.Ordered().Reserve(ctx, queues, n, pop)
 	})
 	r := startWorker(t, newClient(t, "w1", e.addr), cfg, func(w *worker.Worker) {
@@ -312,8 +314,11 @@ func TestPauseAndResume(t *testing.T) {
 	if !r.w.Paused() {
 		t.Fatal("Paused() = false after Pause")
 	}
-	// A pop in flight at the Pause may end; after that, none.
-	base := reserves.Load() + 1
+	// A pop in flight at the Pause may still end (and take a job, as qless's
+	// pause lets the current reservation finish); wait for it, then no new
+	// reservation may start.
+	waitFor(t, 10*time.Second, "the pop in flight at the pause to end", func() bool { return inFlight.Load() == 0 })
+	base := reserves.Load()
 	jid := put(t, e.c, "q", "K", nil)
 	never(t, 300*time.Millisecond, "the paused worker popped", func() bool {
 		return reserves.Load() > base || jobOf(t, e.c, jid).State != core.StateWaiting
