@@ -2,6 +2,7 @@ package lua
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -239,3 +240,54 @@ func TestConfig(t *testing.T) {
 		}
 	})
 }
+
+// Every histogram slot of spec 9 (s0..s59, m1..m59, h1..h23, d1..d6) is
+// named as the stats command reads it: one job waits into each slot.
+func TestStatsHistogramEverySlot(t *testing.T) {
+	t.Parallel()
+	forms(t, func(t *testing.T, q *qless) {
+		const day = 86400
+		var waits []float64
+		for k := 0; k < 60; k++ {
+			waits = append(waits, float64(k)+0.5)
+		}
+		for k := 1; k < 60; k++ {
+			waits = append(waits, float64(60*k)+59)
+		}
+		for k := 1; k < 24; k++ {
+			waits = append(waits, float64(3600*k)+1)
+		}
+		for k := 1; k < 7; k++ {
+			waits = append(waits, float64(day*k)+1)
+		}
+		now := 40.0 * day
+		for i, w := range waits {
+			q.str("put", ftoa(now-w), "w", "q", "j"+itoa(i), "K", "{}", "0")
+		}
+		popped := decodeJSON(t, q.str("pop", ftoa(now), "q", "w", itoa(len(waits)))).([]any)
+		if len(popped) != len(waits) {
+			t.Fatalf("pop returned %d jobs, want %d", len(popped), len(waits))
+		}
+		var stats struct {
+			Wait struct {
+				Count     int
+				Histogram []int
+			}
+		}
+		if err := json.Unmarshal([]byte(q.str("stats", ftoa(now), "q", ftoa(now))), &stats); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]int, 148)
+		for i := range want {
+			want[i] = 1
+		}
+		if stats.Wait.Count != len(waits) {
+			t.Errorf("wait count = %d, want %d", stats.Wait.Count, len(waits))
+		}
+		if diff := cmp.Diff(want, stats.Wait.Histogram); diff != "" {
+			t.Errorf("wait histogram (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
