@@ -147,6 +147,9 @@ func TestProcessPerJob(t *testing.T) {
 	if f.Group != "Panic:panic" || !strings.Contains(f.Message, "panic: child panic") || !strings.Contains(f.Message, "goroutine") {
 		t.Errorf("failure of Panic = %+v, want group Panic:panic with the stack", f)
 	}
+	// The worker counts an outcome once the server's reply is back, which
+	// may be just after the server shows it.
+	waitFor(t, 10*time.Second, "the worker to count the outcomes", func() bool { s := r.w.Stats(); return s.Completed+s.Failed >= 5 })
 	if s := r.w.Stats(); s.Completed != 2 || s.Failed != 3 {
 		t.Errorf("Stats = %+v, want 2 completed and 3 failed", s)
 	}

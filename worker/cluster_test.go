@@ -103,6 +103,7 @@ func TestCluster(t *testing.T) {
 		for _, jid := range append(quick, slow) {
 			waitFor(t, 20*time.Second, "job completed", stateIs(t, prod, jid, core.StateComplete))
 		}
+		waitFor(t, 20*time.Second, "the worker to count the completions", func() bool { return r.w.Stats().Completed >= 31 })
 		if s := r.w.Stats(); s.Completed != 31 || s.LockLost != 0 || s.Errors != 0 {
 			t.Errorf("Stats = %+v, want 31 completed, no lock lost, no error", s)
 		}
@@ -152,6 +153,7 @@ func TestCluster(t *testing.T) {
 		if s := a.w.Stats(); s.Completed != 0 || s.Failed != 0 {
 			t.Errorf("A's Stats = %+v, want nothing completed or failed", s)
 		}
+		waitFor(t, 20*time.Second, "B to count its completion", func() bool { return b.w.Stats().Completed >= 1 })
 		if s := b.w.Stats(); s.Completed != 1 {
 			t.Errorf("B's Stats = %+v, want 1 completed", s)
 		}

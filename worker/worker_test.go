@@ -113,6 +113,9 @@ func TestHeartbeatsKeepTheLock(t *testing.T) {
 	}
 	close(g.release)
 	waitFor(t, 10*time.Second, "job completed", stateIs(t, e.c, jid, core.StateComplete))
+	// The worker counts the completion once the reply is back, which may be
+	// just after the server shows it.
+	waitFor(t, 10*time.Second, "the worker to count the completion", func() bool { return r.w.Stats().Completed == 1 })
 	if s := r.w.Stats(); s.LockLost != 0 || s.Completed != 1 {
 		t.Errorf("Stats = %+v, want 1 completed and no lock lost", s)
 	}
