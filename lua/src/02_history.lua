@@ -28,7 +28,8 @@ if LIB or cmd ~= 'heartbeat' and cmd ~= 'config.get' and cmd ~= 'config.set'
     if when == nil then
       if WHEN == nil then
         -- cjson's "%.14g" of floor(now); "%d" is the same text in range.
-        if now > 0 and now < 1e14 then WHEN = sfmt('%d', floor(now)) else WHEN = encode(floor(now)) end
+        -- ("%d" truncates, which is floor for a positive time)
+        if now > 0 and now < 1e14 then WHEN = sfmt('%d', now) else WHEN = encode(floor(now)) end
       end
       when = WHEN
     end

@@ -299,26 +299,28 @@ if cmd == 'complete' then
     'worker', '', 'failure', '{}', 'queue', '', 'expires', '0', 'remaining', retries)
   call('zadd', 'ql:completed', NOWF, jid)
 
-  -- 4.7 retention: by age, then by count.
-  local function forget(list)
-    for _, j in ipairs(list) do
-      local jk = 'ql:j:' .. j
-      untag(j, call('hget', jk, 'tags'))
-      call('del', jk, jk .. '-history')
-    end
-  end
+  -- 4.7 retention: by age, then by count. An expired job loses its tags,
+  -- hash and history.
   local cutoff
   if conf[2] then cutoff = now - tonumber(conf[2]) else cutoff = now - DEF_JOBS_HISTORY end
   local expired = call('zrangebyscore', 'ql:completed', '0', cutoff)
   if #expired > 0 then
-    forget(expired)
+    for _, j in ipairs(expired) do
+      local jk = 'ql:j:' .. j
+      untag(j, call('hget', jk, 'tags'))
+      call('del', jk, jk .. '-history')
+    end
     call('zremrangebyscore', 'ql:completed', '0', cutoff)
   end
   local last = '-50001' -- the default jobs-history-count, as -(count + 1)
   if conf[3] then last = -tonumber(conf[3]) - 1 end
   expired = call('zrange', 'ql:completed', '0', last)
   if #expired > 0 then
-    forget(expired)
+    for _, j in ipairs(expired) do
+      local jk = 'ql:j:' .. j
+      untag(j, call('hget', jk, 'tags'))
+      call('del', jk, jk .. '-history')
+    end
     call('zremrangebyrank', 'ql:completed', '0', last)
   end
 

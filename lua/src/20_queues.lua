@@ -135,7 +135,7 @@ if cmd == 'pop' then
   local nows = sfmt('%.20f', now)
   local hentry = '{"worker":' .. ew .. '}'
   local fields, tracked -- per job when n > 1; f1, t1 for a single job
-  local f1, t1
+  local f1, t1, k1
   if n > 1 then fields, tracked = {}, {} end
   for i = 1, n do
     local jid = jids[i]
@@ -148,7 +148,7 @@ if cmd == 'pop' then
     call('zadd', lkey, expf, jid)
     local t = call('zscore', 'ql:tracked', jid)
     if t then call('publish', 'ql:popped', jid) end
-    if n == 1 then f1, t1 = f, t else fields[i], tracked[i] = f, t end
+    if n == 1 then f1, t1, k1 = f, t, key else fields[i], tracked[i] = f, t end
   end
   if stale > 0 then call('zrem', qk .. '-work', unpack(jids, '1', stale)) end
 
@@ -163,8 +163,9 @@ if cmd == 'pop' then
   local head = ',"state":"running","queue":'
   local mid = ',"worker":' .. ew .. ',"tracked":'
   local expj = ',"expires":' .. encode(expires) .. ',"retries":'
-  local function popped(jid, f, t)
-    local hkey = 'ql:j:' .. jid .. '-history'
+  local function popped(jid, f, t, key)
+    key = key or 'ql:j:' .. jid
+    local hkey = key .. '-history'
     local hj
     if tail then
       local hist = call('lrange', hkey, '0', '-2')
@@ -173,7 +174,6 @@ if cmd == 'pop' then
     else
       hj = '[' .. hist_items(call('lrange', hkey, '0', '-1')) .. ']'
     end
-    local key = 'ql:j:' .. jid
     local dependents, dependencies = '{}', '{}'
     if call('exists', key .. '-dependents', key .. '-dependencies') > 0 then
       dependents = encode(call('smembers', key .. '-dependents'))
@@ -198,7 +198,7 @@ if cmd == 'pop' then
   -- (a jid without a job hash, klass missing, is left out)
   if n == 1 then
     if not f1[1] then return '{}' end
-    return '[' .. popped(jids[1], f1, t1) .. ']'
+    return '[' .. popped(jids[1], f1, t1, k1) .. ']'
   end
   local out = {}
   for i = 1, n do
