@@ -28,16 +28,35 @@ func MergeStatsSummary(a, b StatsSummary) StatsSummary {
 		out.Count, out.Mean, out.Std = b.Count, b.Mean, b.Std
 		return out
 	}
-	na, nb := float64(a.Count), float64(b.Count)
-	n := na + nb
-	d := b.Mean - a.Mean
-	m2 := m2Of(a) + m2Of(b) + d*d*na*nb/n
+	m := Moments{N: float64(a.Count), Mean: a.Mean, M2: m2Of(a)}.
+		Add(Moments{N: float64(b.Count), Mean: b.Mean, M2: m2Of(b)})
 	out.Count = a.Count + b.Count
-	out.Mean = a.Mean + d*nb/n
-	if out.Count > 1 && m2 > 0 {
-		out.Std = math.Sqrt(m2 / (n - 1))
+	out.Mean = m.Mean
+	if out.Count > 1 && m.M2 > 0 {
+		out.Std = math.Sqrt(m.M2 / (m.N - 1))
 	}
 	return out
+}
+
+// Moments are the exact running state of a summary: count, mean and the sum
+// of squared deviations from the mean (what the script stores as total,
+// mean and vk).
+type Moments struct {
+	N, Mean, M2 float64
+}
+
+// Add combines b into m with the parallel formula of Chan, Golub and
+// LeVeque (see MergeStatsSummary).
+func (m Moments) Add(b Moments) Moments {
+	switch {
+	case b.N <= 0:
+		return m
+	case m.N <= 0:
+		return b
+	}
+	n := m.N + b.N
+	d := b.Mean - m.Mean
+	return Moments{N: n, Mean: m.Mean + d*b.N/n, M2: m.M2 + b.M2 + d*d*m.N*b.N/n}
 }
 
 // m2Of returns the sum of squared deviations from the mean that s stands for.

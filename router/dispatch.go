@@ -647,8 +647,8 @@ func (r *Router) stats(ctx context.Context, args []string, queue string) (core.R
 // from the shards' raw accumulators (HMGET total mean vk).
 func (r *Router) exactSummaries(ctx context.Context, holders []string, suffix string, merged *core.Stats) error {
 	kinds := []string{"wait", "run"}
-	res, err := fanOut(ctx, r, holders, func(ctx context.Context, s Shard) ([]accumulator, error) {
-		out := make([]accumulator, len(kinds))
+	res, err := fanOut(ctx, r, holders, func(ctx context.Context, s Shard) ([]core.Moments, error) {
+		out := make([]core.Moments, len(kinds))
 		for i, k := range kinds {
 			rep, err := s.Do(ctx, "HMGET", "ql:s:"+k+":"+suffix, "total", "mean", "vk")
 			if err != nil {
@@ -663,7 +663,7 @@ func (r *Router) exactSummaries(ctx context.Context, holders []string, suffix st
 					return nil, fmt.Errorf("HMGET ql:s:%s:%s: %w", k, suffix, err)
 				}
 			}
-			out[i] = accumulator{n: f[0], mean: f[1], m2: f[2]}
+			out[i] = core.Moments{N: f[0], Mean: f[1], M2: f[2]}
 		}
 		return out, nil
 	})
@@ -671,19 +671,19 @@ func (r *Router) exactSummaries(ctx context.Context, holders []string, suffix st
 		return err
 	}
 	for i, sum := range []*core.StatsSummary{&merged.Wait, &merged.Run} {
-		var acc accumulator
+		var acc core.Moments
 		for _, n := range holders {
-			acc = acc.add(res[n][i])
+			acc = acc.Add(res[n][i])
 		}
-		if int64(acc.n) != sum.Count {
-			return fmt.Errorf("%s: accumulators count %v, replies %d (changed meanwhile)", kinds[i], acc.n, sum.Count)
+		if int64(acc.N) != sum.Count {
+			return fmt.Errorf("%s: accumulators count %v, replies %d (changed meanwhile)", kinds[i], acc.N, sum.Count)
 		}
-		if acc.n <= 0 {
+		if acc.N <= 0 {
 			continue
 		}
-		sum.Mean, sum.Std = acc.mean, 0
-		if acc.n > 1 && acc.m2 > 0 {
-			sum.Std = math.Sqrt(acc.m2 / (acc.n - 1))
+		sum.Mean, sum.Std = acc.Mean, 0
+		if acc.N > 1 && acc.M2 > 0 {
+			sum.Std = math.Sqrt(acc.M2 / (acc.N - 1))
 		}
 	}
 	return nil

@@ -397,24 +397,6 @@ type failedEntry struct {
 // luaMod is Lua's a % b for numbers: a - floor(a/b)*b.
 func luaMod(a, b float64) float64 { return a - math.Floor(a/b)*b }
 
-// accumulator is the exact state of one wait or run summary on one shard.
-type accumulator struct {
-	n, mean, m2 float64
-}
-
-// add combines b into a with the parallel formula of Chan et al.
-func (a accumulator) add(b accumulator) accumulator {
-	switch {
-	case b.n <= 0:
-		return a
-	case a.n <= 0:
-		return b
-	}
-	n := a.n + b.n
-	d := b.mean - a.mean
-	return accumulator{n: n, mean: a.mean + d*b.n/n, m2: a.m2 + b.m2 + d*d*a.n*b.n/n}
-}
-
 func statsEmpty(s core.Stats) bool {
 	return s.Retries == 0 && s.Failed == 0 && s.Failures == 0 && s.Wait.Count == 0 && s.Run.Count == 0
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/qless-router/qless-router/core"
 )
 
 func TestAppendJSONString(t *testing.T) {
@@ -197,19 +199,19 @@ func TestAccumulatorMatchesDirect(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for trial := 0; trial < 100; trial++ {
 		var all []float64
-		var acc accumulator
+		var acc core.Moments
 		for part := 0; part < 1+rng.IntN(4); part++ {
-			var p accumulator
+			var p core.Moments
 			for i := 0; i < rng.IntN(20); i++ {
 				v := math.Floor(rng.Float64() * 5000)
 				all = append(all, v)
 				// Welford, as the script accumulates.
-				p.n++
-				old := p.mean
-				p.mean += (v - p.mean) / p.n
-				p.m2 += (v - p.mean) * (v - old)
+				p.N++
+				old := p.Mean
+				p.Mean += (v - p.Mean) / p.N
+				p.M2 += (v - p.Mean) * (v - old)
 			}
-			acc = acc.add(p)
+			acc = acc.Add(p)
 		}
 		if len(all) == 0 {
 			continue
@@ -223,8 +225,8 @@ func TestAccumulatorMatchesDirect(t *testing.T) {
 		for _, v := range all {
 			m2 += (v - mean) * (v - mean)
 		}
-		if acc.n != float64(len(all)) || math.Abs(acc.mean-mean) > 1e-9*math.Max(1, math.Abs(mean)) ||
-			math.Abs(acc.m2-m2) > 1e-9*math.Max(1, m2) {
+		if acc.N != float64(len(all)) || math.Abs(acc.Mean-mean) > 1e-9*math.Max(1, math.Abs(mean)) ||
+			math.Abs(acc.M2-m2) > 1e-9*math.Max(1, m2) {
 			t.Fatalf("accumulator = %+v, want n=%d mean=%v m2=%v", acc, len(all), mean, m2)
 		}
 	}
