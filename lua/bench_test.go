@@ -17,8 +17,10 @@ import (
 	"github.com/qless-router/qless-router/internal/redistest"
 )
 
-// benchWorkers is the number of concurrent goroutines driving lifecycles.
-const benchWorkers = 8
+// benchClients are the concurrency levels: goroutines driving lifecycles
+// through one shared rueidis client (auto-pipelining), as the project's Go
+// client does.
+var benchClients = []int{8, 32}
 
 // tunedRedis is a redis-server configuration suited to this workload: small
 // sorted sets and hashes in their hash-table encodings (a listpack zset
@@ -32,28 +34,50 @@ var tunedRedis = []string{
 
 // BenchmarkLifecycle measures the Redis CPU one job costs: put, pop,
 // heartbeat, complete (4 script calls, arguments as the Ruby client sends
-// them), with 8 goroutines sharing one rueidis client (auto-pipelining).
+// them), at 8 and 32 concurrent goroutines sharing one rueidis client.
 //
 // Metrics: redis-cpu-us/job is the growth of INFO cpu (used_cpu_user +
 // used_cpu_sys) per job, network handling included; user-us/job is the
 // used_cpu_user part alone (the kernel's network work is in sys);
-// script-us/call is the
-// average script execution time INFO commandstats reports for EVALSHA (or
-// FCALL).
+// script-us/call is the average script execution time INFO commandstats
+// reports for EVALSHA (or FCALL).
 //
-//	go test -run XXX -bench . ./lua
+//	go test -run XXX -bench Lifecycle -benchtime 20000x ./lua
 //
 // Sub-benchmarks: script (EVALSHA of Script()), library (FCALL of
 // Library()), the same against tunedRedis, and baseline: 4 EVALSHA calls of
-// `return 1` per job, the floor of any script.
+// `return 1` per job, the floor of any script. With QLESS_BENCH_REFERENCE
+// naming a file (the reference qless-core qless.lua, which is not part of
+// this repository), "reference" measures that script the same way, for a
+// ratio from one run.
 func BenchmarkLifecycle(b *testing.B) {
-	b.Run("script", func(b *testing.B) { runLifecycles(b, loadScript(Script()), lifecycleJob) })
-	b.Run("library", func(b *testing.B) { runLifecycles(b, loadLibrary, lifecycleJob) })
-	b.Run("script-tuned", func(b *testing.B) {
-		runLifecycles(b, loadScript(Script()), lifecycleJob, tunedRedis...)
-	})
-	b.Run("library-tuned", func(b *testing.B) { runLifecycles(b, loadLibrary, lifecycleJob, tunedRedis...) })
-	b.Run("baseline", func(b *testing.B) { runLifecycles(b, loadScript("return 1"), baselineJob) })
+	type kind struct {
+		name  string
+		load  loader
+		job   func(context.Context, caller, int64) error
+		redis []string
+	}
+	kinds := []kind{
+		{"script", loadScript(Script()), lifecycleJob, nil},
+		{"library", loadLibrary, lifecycleJob, nil},
+		{"script-tuned", loadScript(Script()), lifecycleJob, tunedRedis},
+		{"library-tuned", loadLibrary, lifecycleJob, tunedRedis},
+		{"baseline", loadScript("return 1"), baselineJob, nil},
+	}
+	if path := os.Getenv("QLESS_BENCH_REFERENCE"); path != "" {
+		text, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatalf("QLESS_BENCH_REFERENCE: %v", err)
+		}
+		kinds = append(kinds, kind{"reference", loadScript(string(text)), lifecycleJob, nil})
+	}
+	for _, k := range kinds {
+		for _, n := range benchClients {
+			b.Run(fmt.Sprintf("%s/clients=%d", k.name, n), func(b *testing.B) {
+				runLifecycles(b, n, k.load, k.job, k.redis...)
+			})
+		}
+	}
 }
 
 // caller runs one script command: args are the command, now and its
@@ -124,7 +148,7 @@ func baselineJob(ctx context.Context, call caller, i int64) error {
 	return nil
 }
 
-func runLifecycles(b *testing.B, load loader, one func(context.Context, caller, int64) error, redisArgs ...string) {
+func runLifecycles(b *testing.B, clients int, load loader, one func(context.Context, caller, int64) error, redisArgs ...string) {
 	// QLESS_BENCH_ADDR points the benchmark at an existing server (e.g. one
 	// being profiled) instead of a fresh one. It is FLUSHALLed.
 	addr := os.Getenv("QLESS_BENCH_ADDR")
@@ -153,7 +177,7 @@ func runLifecycles(b *testing.B, load loader, one func(context.Context, caller, 
 	var failed atomic.Bool
 	n := int64(b.N)
 	b.ResetTimer()
-	for g := 0; g < benchWorkers; g++ {
+	for range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/qless-router/qless-router/internal/bench"
 	"github.com/qless-router/qless-router/internal/devcluster"
+	"github.com/qless-router/qless-router/internal/redisproc"
 )
 
 // benchFlags are the flags of `qless-router bench`.
@@ -31,6 +33,7 @@ type benchFlags struct {
 	json        bool
 	verbose     bool
 	cpuProfile  string
+	reference   string
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -51,6 +54,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.connections, "connections", 0, "connections per target (0: one per client, like stock qless clients)")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON")
 	fs.BoolVar(&f.verbose, "verbose", false, "log progress to stderr")
+	fs.StringVar(&f.reference, "reference-script", "", "also measure this qless script (e.g. the reference qless-core qless.lua) directly on a throwaway local redis-server of its own, as target \"reference\" (same --shard-cpu cap)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (load generator and, with --local, the routers) to this file")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: qless-router bench (--local | --redis ADDR | --router ADDR --shard-addrs A,B) [flags]\n\nRuns put, pop+complete and the lifecycle put -> pop -> heartbeat -> complete at each\nconcurrency level and prints jobs/s, p50/p99 per command and Redis CPU per job.\nWith several targets the report compares each with the first.")
@@ -78,6 +82,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if f.router != "" {
 		cfg.Targets = append(cfg.Targets, bench.Target{Name: "router", Addr: f.router, RedisAddrs: f.shardAddrs})
+	}
+	if f.reference != "" {
+		if len(cfg.Targets) == 0 {
+			fs.Usage()
+			return errors.New("bench: --reference-script compares with a target: give --local, --redis or --router too")
+		}
+		cleanup, target, err := referenceTarget(ctx, f.reference, f.shardCPU)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		cfg.Targets = append(cfg.Targets, target)
 	}
 	if len(cfg.Targets) == 0 {
 		fs.Usage()
@@ -162,6 +178,36 @@ func localBenchTargets(ctx context.Context, shards int, shardCPU float64) (func(
 		})
 	}
 	return cleanup, targets, nil
+}
+
+// referenceTarget starts a throwaway redis-server for the script in path
+// and returns it as target "reference", with the script to run on it.
+func referenceTarget(ctx context.Context, path string, shardCPU float64) (func(), bench.Target, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, bench.Target{}, fmt.Errorf("--reference-script: %w", err)
+	}
+	if len(bytes.TrimSpace(text)) == 0 {
+		return nil, bench.Target{}, fmt.Errorf("--reference-script: %s is empty", path)
+	}
+	srv, err := redisproc.Start(ctx, redisproc.Config{})
+	if err != nil {
+		return nil, bench.Target{}, err
+	}
+	var undo func() error
+	cleanup := func() {
+		if undo != nil {
+			_ = undo()
+		}
+		srv.Stop()
+	}
+	if shardCPU > 0 {
+		if undo, err = srv.LimitCPU(shardCPU); err != nil {
+			cleanup()
+			return nil, bench.Target{}, err
+		}
+	}
+	return cleanup, bench.Target{Name: "reference", Addr: srv.Addr, RedisAddrs: []string{srv.Addr}, Script: string(text)}, nil
 }
 
 func startCPUProfile(path string) (stop func(), err error) {

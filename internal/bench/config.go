@@ -37,6 +37,19 @@ type Target struct {
 	// shard behind a router. Empty means "do not sample"; those fields stay
 	// zero. Sampling uses its own connections, never the clients'.
 	RedisAddrs []string
+	// Script, when set, replaces Config.Script for this target: another
+	// qless script measured beside ours in the same run (e.g. the reference
+	// qless-core script on a Redis of its own). It must take the same
+	// calling convention (put with a worker argument).
+	Script string
+}
+
+// script returns the script t's clients run.
+func (t Target) script(cfg Config) string {
+	if t.Script != "" {
+		return t.Script
+	}
+	return cfg.Script
 }
 
 // Config describes a benchmark run. Start from DefaultConfig; the zero value

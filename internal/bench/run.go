@@ -298,7 +298,7 @@ func (r *runner) runPhase(ctx context.Context, ti int, t Target, phase string, c
 		if err != nil {
 			return nil, err
 		}
-		conns = append(conns, newScriptConn(c, r.cfg.Script))
+		conns = append(conns, newScriptConn(c, t.script(r.cfg)))
 	}
 	// Load the script once, untimed, so that the first timed call does not
 	// pay for it (the clients still handle NOSCRIPT themselves).

@@ -34,17 +34,24 @@ if cmd == 'put' or cmd == 'requeue' then
   end
 
   local key = 'ql:j:' .. jid
-  -- A new job (the common case) needs one field read; an existing one all.
-  local old_state = call('hget', key, 'state')
-  local old_pri, old_tags, old_queue, old_failure, old_retries, old_worker, old_hist
-  if old_state then
-    -- A tombstone of a job leaving for another shard (80_xshard.lua): the
-    -- router delivers the move, then puts again.
-    if old_state == 'moving' then error('Put(): Job ' .. jid .. ' is moving') end
-    local old = call('hmget', key, 'priority', 'tags', 'queue', 'failure',
+  -- One EXISTS names the job hash once and ql:tracked twice (the count is
+  -- a bit mask): a new job (the common case) reads no field, and the
+  -- ZSCORE at the end is spared when nothing is tracked. Nothing below
+  -- changes whether ql:tracked exists.
+  local ex = call('exists', key, 'ql:tracked', 'ql:tracked')
+  local old_state, old_pri, old_tags, old_queue, old_failure, old_retries, old_worker, old_hist
+  if ex % 2 == 1 then
+    local old = call('hmget', key, 'state', 'priority', 'tags', 'queue', 'failure',
       'retries', 'worker', 'history')
-    old_pri, old_tags, old_queue, old_failure, old_retries, old_worker, old_hist =
-      old[1], old[2], old[3], old[4], old[5], old[6], old[7]
+    old_state = old[1]
+    -- (a hash without a state is no job: its fields are not carried over)
+    if old_state then
+      -- A tombstone of a job leaving for another shard (80_xshard.lua): the
+      -- router delivers the move, then puts again.
+      if old_state == 'moving' then error('Put(): Job ' .. jid .. ' is moving') end
+      old_pri, old_tags, old_queue, old_failure, old_retries, old_worker, old_hist =
+        old[2], old[3], old[4], old[5], old[6], old[7], old[8]
+    end
   end
 
   -- Old tags go first, as `tag remove` would do it.
@@ -154,7 +161,7 @@ if cmd == 'put' or cmd == 'requeue' then
   end
 
   call('zadd', 'ql:queues', 'NX', NOWF, queue)
-  if call('zscore', 'ql:tracked', jid) then call('publish', 'ql:put', jid) end
+  if ex >= 2 and call('zscore', 'ql:tracked', jid) then call('publish', 'ql:put', jid) end
   return jid
 end
 

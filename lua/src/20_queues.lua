@@ -14,14 +14,21 @@ if cmd == 'pop' then
   local countf = count
   if count == 1 then countf = '1' end
   local qk = 'ql:q:' .. queue
-  -- One EXISTS tells whether ql:config exists (named once) and whether the
-  -- queue has recurring or scheduled jobs (those two named twice each: the
-  -- count is 2 * their number + config's bit). Without a config hash every
-  -- option has its default and the HMGET is spared. (The expired-lock pass
-  -- below can only remove from -scheduled, and a check of a set that is
-  -- gone by then finds nothing.)
+  -- One EXISTS tells whether ql:config exists (named once), whether the
+  -- queue has recurring or scheduled jobs (those two named twice each) and
+  -- whether any queue is paused or any job tracked (ql:paused_queues and
+  -- ql:tracked, 6 times each): the parts of the count read as bits, each
+  -- below the next weight. Without a config hash every option has its
+  -- default and the HMGET is spared; with neither paused queues nor tracked
+  -- jobs, the SISMEMBER and the ZSCOREs. (Pop adds to none of these keys;
+  -- the expired-lock pass below can only remove from -scheduled, and a
+  -- check of a set that is gone by then finds nothing.)
   local ex = call('exists', 'ql:config', qk .. '-recur', qk .. '-recur',
-    qk .. '-scheduled', qk .. '-scheduled')
+    qk .. '-scheduled', qk .. '-scheduled', 'ql:paused_queues', 'ql:paused_queues',
+    'ql:paused_queues', 'ql:paused_queues', 'ql:paused_queues', 'ql:paused_queues',
+    'ql:tracked', 'ql:tracked', 'ql:tracked', 'ql:tracked', 'ql:tracked', 'ql:tracked')
+  local marked = ex >= 6 -- paused queues or tracked jobs exist
+  ex = ex % 6
   local hb, cap, expires
   if ex % 2 == 1 then
     local conf = call('hmget', 'ql:config', queue .. '-heartbeat', 'heartbeat',
@@ -30,7 +37,7 @@ if cmd == 'pop' then
   end
   if hb then expires = now + tonumber(hb) else expires = now + DEF_HEARTBEAT end
   local expf = sfmt('%.17g', expires)
-  if call('sismember', 'ql:paused_queues', queue) == 1 then return '{}' end
+  if marked and call('sismember', 'ql:paused_queues', queue) == 1 then return '{}' end
   call('zadd', 'ql:workers', NOWF, worker)
   local lkey = qk .. '-locks'
 
@@ -65,7 +72,7 @@ if cmd == 'pop' then
       local sent = f[2] == '1'
       local tracked
       if grace <= 0 or not sent then
-        tracked = call('zscore', 'ql:tracked', jid)
+        tracked = marked and call('zscore', 'ql:tracked', jid)
         if tracked then call('publish', 'ql:stalled', jid) end
         hist_push(jid, '"timed-out"', nil, hlimit, f[4])
         f[4] = false
@@ -91,7 +98,7 @@ if cmd == 'pop' then
               .. encode(now) .. ',"worker":""}')
           call('sadd', 'ql:failures', group)
           call('lpush', 'ql:f:' .. group, jid)
-          if tracked == nil then tracked = call('zscore', 'ql:tracked', jid) end
+          if tracked == nil then tracked = marked and call('zscore', 'ql:tracked', jid) end
           if tracked then call('publish', 'ql:failed', jid) end
           call('publish', 'ql:log', '{"message":' .. em .. ',"jid":' .. ejid .. ',"group":'
             .. eg .. ',"event":"failed","worker":' .. ew .. '}')
@@ -146,7 +153,7 @@ if cmd == 'pop' then
     call('zadd', wkey, expf, jid)
     call('hset', key, 'time', nows, 'worker', worker, 'expires', expf, 'state', 'running')
     call('zadd', lkey, expf, jid)
-    local t = call('zscore', 'ql:tracked', jid)
+    local t = marked and call('zscore', 'ql:tracked', jid)
     if t then call('publish', 'ql:popped', jid) end
     if n == 1 then f1, t1, k1 = f, t, key else fields[i], tracked[i] = f, t end
   end
