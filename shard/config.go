@@ -22,8 +22,8 @@ type Config struct {
 	// Name identifies the shard in errors (core.ShardError.Shard), logs and
 	// the ring. Required.
 	Name string
-	// URL locates the shard: redis://, rediss:// or redis-sentinel:// (see
-	// the package documentation). Required.
+	// URL locates the shard: redis://, rediss://, redis-sentinel:// or
+	// unix:// (see the package documentation). Required.
 	URL string
 	// Logger receives the shard's logs; nil discards them.
 	Logger *slog.Logger

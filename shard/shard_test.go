@@ -168,6 +168,34 @@ func TestCallReplies(t *testing.T) {
 	}
 }
 
+// A unix:// URL reaches a shard over its Unix domain socket: calls and
+// events work as over TCP.
+func TestUnixSocket(t *testing.T) {
+	t.Parallel()
+	srv, err := redisproc.Start(context.Background(), redisproc.Config{UnixSocket: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	if srv.Socket == "" {
+		t.Fatal("redisproc: no Socket with UnixSocket set")
+	}
+	s := startShard(t, "", func(c *Config) { c.URL = "unix://" + srv.Socket })
+	got, err := s.Call(ctx(t), "args", "1700000000.5", "via", "socket")
+	if err != nil {
+		t.Fatalf("Call over %s: %v", s.cfg.URL, err)
+	}
+	if diff := cmp.Diff(core.ArrayReply([]string{"via", "socket"}), got); diff != "" {
+		t.Errorf("Call over the socket (-want +got):\n%s", diff)
+	}
+	if err := s.Publish(ctx(t), "ql:log", "m"); err != nil {
+		t.Fatalf("Publish over the socket: %v", err)
+	}
+	if !s.Healthy() {
+		t.Errorf("Healthy() = false over the socket, LastError() = %v", s.LastError())
+	}
+}
+
 func TestScriptErrors(t *testing.T) {
 	t.Parallel()
 	s := startShard(t, redistest.Start(t).Addr)

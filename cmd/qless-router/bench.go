@@ -34,6 +34,7 @@ type benchFlags struct {
 	verbose     bool
 	cpuProfile  string
 	reference   string
+	tcpShards   bool
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -54,6 +55,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.connections, "connections", 0, "connections per target (0: one per client, like stock qless clients)")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON")
 	fs.BoolVar(&f.verbose, "verbose", false, "log progress to stderr")
+	fs.BoolVar(&f.tcpShards, "tcp-shards", false, "with --local, the routers reach the local shards over loopback TCP instead of their Unix sockets (clients use TCP either way)")
 	fs.StringVar(&f.reference, "reference-script", "", "also measure this qless script (e.g. the reference qless-core qless.lua) directly on a throwaway local redis-server of its own, as target \"reference\" (same --shard-cpu cap)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (load generator and, with --local, the routers) to this file")
 	fs.Usage = func() {
@@ -70,7 +72,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	if f.local {
-		cleanup, targets, err := localBenchTargets(ctx, f.localShards, f.shardCPU)
+		cleanup, targets, err := localBenchTargets(ctx, f.localShards, f.shardCPU, f.tcpShards)
 		if err != nil {
 			return err
 		}
@@ -123,9 +125,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // localBenchTargets starts a one-shard cluster (one redis-server, one
 // router in this process) and returns the shard as the "direct" target and
-// the router in front of it as "router"; with shards > 0 it also starts a
+// the router in front of it as "router" (reaching the shard over its Unix
+// socket, or TCP with tcpShards); with shards > 0 it also starts a
 // cluster of that many shards behind one router ("router-<n>shards").
-func localBenchTargets(ctx context.Context, shards int, shardCPU float64) (func(), []bench.Target, error) {
+func localBenchTargets(ctx context.Context, shards int, shardCPU float64, tcpShards bool) (func(), []bench.Target, error) {
 	var clusters []*devcluster.Cluster
 	var limits []func() error
 	cleanup := func() {
@@ -140,7 +143,7 @@ func localBenchTargets(ctx context.Context, shards int, shardCPU float64) (func(
 	}
 	start := func(n int) (*devcluster.Cluster, error) {
 		cfg := devcluster.DefaultConfig()
-		cfg.Shards, cfg.Routers, cfg.Version = n, 1, version
+		cfg.Shards, cfg.Routers, cfg.Version, cfg.TCPShards = n, 1, version, tcpShards
 		c, err := devcluster.Start(ctx, cfg)
 		if err != nil {
 			return nil, err

@@ -19,6 +19,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	httpPort := fs.Int("http-port", 8080, "dashboard/API port of the first router; the others follow (0: free ports)")
 	password := fs.String("requirepass", "", "password the routers require (AUTH)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	tcpShards := fs.Bool("tcp-shards", false, "routers reach the shards over loopback TCP instead of the shards' Unix sockets")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the routers to this file when stopping")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: qless-router dev [flags]\n\nStarts N local redis-server shards and M routers in this process, prints where to\nconnect, and cleans everything up on Ctrl-C. redis-server must be on PATH.")
@@ -33,7 +34,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cfg := def
 	cfg.Shards, cfg.Routers, cfg.RESPPort, cfg.HTTPPort = *shards, *routers, *respPort, *httpPort
-	cfg.Password, cfg.Logger, cfg.Version = *password, logger, version
+	cfg.Password, cfg.Logger, cfg.Version, cfg.TCPShards = *password, logger, version, *tcpShards
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {

@@ -22,7 +22,7 @@ import (
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	host, _ := os.Hostname()
 	fs := newFlagSet("serve", stderr)
-	shards := fs.StringArray("shard", nil, "a shard as NAME=URL (repeatable); URL is redis://[:password@]host:port[/db], rediss://... or redis-sentinel://host:port,host:port/master")
+	shards := fs.StringArray("shard", nil, "a shard as NAME=URL (repeatable); URL is redis://[:password@]host:port[/db], rediss://..., redis-sentinel://host:port,host:port/master or unix:///path/redis.sock (a shard on this host)")
 	weights := fs.StringArray("weight", nil, "a shard's ring weight as NAME=W (repeatable; default 1)")
 	epoch := fs.Uint64("epoch", 1, "ring epoch of this shard set; every router must use the same shards and epoch")
 	respAddr := fs.String("resp-addr", ":6380", "address of the RESP (Redis protocol) front end")

@@ -32,13 +32,19 @@ type Config struct {
 	Dir string
 	// Args are extra "--name value" arguments passed to redis-server.
 	Args []string
+	// UnixSocket also opens a Unix domain socket (redis.sock in the
+	// server's directory, mode 700), published as Server.Socket: a client
+	// on the same host pays noticeably less kernel time per command on it
+	// than on loopback TCP (no TCP/IP stack).
+	UnixSocket bool
 	// StartTimeout bounds the wait for the server to answer PING; 0 means 10s.
 	StartTimeout time.Duration
 }
 
 // Server is a running redis-server process. Safe for concurrent use.
 type Server struct {
-	Addr string // host:port
+	Addr   string // host:port
+	Socket string // the Unix socket's path with Config.UnixSocket, else ""
 
 	cmd     *exec.Cmd
 	dir     string
@@ -106,6 +112,11 @@ func start(ctx context.Context, bin, host string, port int, cfg Config, timeout 
 		"--protected-mode", "no",
 		"--logfile", filepath.Join(dir, "redis.log"),
 	}
+	var socket string
+	if cfg.UnixSocket {
+		socket = filepath.Join(dir, "redis.sock")
+		args = append(args, "--unixsocket", socket, "--unixsocketperm", "700")
+	}
 	args = append(args, cfg.Args...)
 	cmd := exec.Command(bin, args...)
 	detach(cmd)
@@ -117,6 +128,7 @@ func start(ctx context.Context, bin, host string, port int, cfg Config, timeout 
 	}
 	s := &Server{
 		Addr:    net.JoinHostPort(host, strconv.Itoa(port)),
+		Socket:  socket,
 		cmd:     cmd,
 		dir:     dir,
 		tempDir: temp,
