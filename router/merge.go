@@ -52,6 +52,12 @@ func (w *jsonWriter) key(k string, first bool) {
 	w.byte(':')
 }
 
+// intField writes `"k":n`, preceded by a comma unless first.
+func (w *jsonWriter) intField(k string, first bool, n int64) {
+	w.key(k, first)
+	w.int(n)
+}
+
 // strList writes a list of strings, `{}` when empty.
 func (w *jsonWriter) strList(list []string) {
 	if len(list) == 0 {
@@ -367,18 +373,12 @@ func writeQueueCounts(w *jsonWriter, q *core.QueueCounts) {
 	w.byte('{')
 	w.key("name", true)
 	w.str(q.Name)
-	w.key("waiting", false)
-	w.int(q.Waiting)
-	w.key("stalled", false)
-	w.int(q.Stalled)
-	w.key("running", false)
-	w.int(q.Running)
-	w.key("scheduled", false)
-	w.int(q.Scheduled)
-	w.key("depends", false)
-	w.int(q.Depends)
-	w.key("recurring", false)
-	w.int(q.Recurring)
+	w.intField("waiting", false, q.Waiting)
+	w.intField("stalled", false, q.Stalled)
+	w.intField("running", false, q.Running)
+	w.intField("scheduled", false, q.Scheduled)
+	w.intField("depends", false, q.Depends)
+	w.intField("recurring", false, q.Recurring)
 	w.key("paused", false)
 	if q.Paused {
 		w.raw("true")
@@ -407,8 +407,7 @@ func encodeStats(s core.Stats) string {
 	summary := func(k string, first bool, x core.StatsSummary) {
 		w.key(k, first)
 		w.byte('{')
-		w.key("count", true)
-		w.int(x.Count)
+		w.intField("count", true, x.Count)
 		w.key("mean", false)
 		w.num(x.Mean)
 		w.key("std", false)
@@ -429,12 +428,9 @@ func encodeStats(s core.Stats) string {
 		w.byte('}')
 	}
 	w.byte('{')
-	w.key("retries", true)
-	w.int(s.Retries)
-	w.key("failed", false)
-	w.int(s.Failed)
-	w.key("failures", false)
-	w.int(s.Failures)
+	w.intField("retries", true, s.Retries)
+	w.intField("failed", false, s.Failed)
+	w.intField("failures", false, s.Failures)
 	summary("wait", false, s.Wait)
 	summary("run", false, s.Run)
 	w.byte('}')
