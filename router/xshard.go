@@ -144,6 +144,22 @@ type XStats struct {
 // CrossShardStats returns the router's cross-shard counters.
 func (r *Router) CrossShardStats() *XStats { return &r.xstats }
 
+// Snapshot returns the counters by name (moves, delivered, courier,
+// resolved, repaired, repaired_intents, repaired_edges, failures), as
+// /metrics and /api/cluster publish them.
+func (s *XStats) Snapshot() map[string]int64 {
+	return map[string]int64{
+		"moves":            s.Moves.Load(),
+		"delivered":        s.Delivered.Load(),
+		"courier":          s.Courier.Load(),
+		"resolved":         s.Resolved.Load(),
+		"repaired":         s.Repaired.Load(),
+		"repaired_intents": s.RepairedIntents.Load(),
+		"repaired_edges":   s.RepairedEdges.Load(),
+		"failures":         s.Failures.Load(),
+	}
+}
+
 // intent is the part of an intent JSON (lua/src/80_xshard.lua) the router
 // reads.
 type intent struct {

@@ -53,7 +53,7 @@ func TestAPIRoutes(t *testing.T) {
 			name: "cluster", method: "GET", target: "/api/cluster",
 			want: `{"router":"r1","routers":[{"name":"r1","resp":"127.0.0.1:6380","http":"127.0.0.1:8080"},` +
 				`{"name":"r2","resp":"127.0.0.1:6381","http":"127.0.0.1:8081"}],` +
-				`"shards":[{"name":"s1","healthy":true},{"name":"s2","healthy":false}],"ring":{"epoch":3,"text":"3 s1:1 s2:1"}}`,
+				`"shards":[{"name":"s1","healthy":true},{"name":"s2","healthy":false}],"ring":{"epoch":3,"text":"3 s1:1 s2:1"},"cross_shard":{"delivered":3,"failures":1,"moves":4}}`,
 		},
 		{
 			name: "locate", method: "GET", target: "/api/locate?queue=" + "%3Cscript%3Ealert(1)%3C%2Fscript%3E",

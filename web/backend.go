@@ -34,6 +34,10 @@ type Cluster struct {
 	Shards []ShardInfo `json:"shards"`
 	// Ring is the current ring.
 	Ring RingInfo `json:"ring"`
+	// CrossShard are this router's cross-shard counters since it started
+	// (router.XStats.Snapshot: moves, delivered, courier, resolved,
+	// repaired, repaired_intents, repaired_edges, failures).
+	CrossShard map[string]int64 `json:"cross_shard,omitempty"`
 }
 
 // RouterInfo describes one live router.

@@ -57,10 +57,11 @@ func newFake() *fakeBackend {
 		replies: make(map[string]reply),
 		owners:  make(map[string]string),
 		cluster: web.Cluster{
-			Router:  "r1",
-			Routers: []web.RouterInfo{{Name: "r1", RESPAddr: "127.0.0.1:6380", HTTPAddr: "127.0.0.1:8080"}, {Name: "r2", RESPAddr: "127.0.0.1:6381", HTTPAddr: "127.0.0.1:8081"}},
-			Shards:  []web.ShardInfo{{Name: "s1", Healthy: true}, {Name: "s2", Healthy: false}},
-			Ring:    web.RingInfo{Epoch: 3, Text: "3 s1:1 s2:1"},
+			Router:     "r1",
+			Routers:    []web.RouterInfo{{Name: "r1", RESPAddr: "127.0.0.1:6380", HTTPAddr: "127.0.0.1:8080"}, {Name: "r2", RESPAddr: "127.0.0.1:6381", HTTPAddr: "127.0.0.1:8081"}},
+			Shards:     []web.ShardInfo{{Name: "s1", Healthy: true}, {Name: "s2", Healthy: false}},
+			Ring:       web.RingInfo{Epoch: 3, Text: "3 s1:1 s2:1"},
+			CrossShard: map[string]int64{"moves": 4, "delivered": 3, "failures": 1},
 		},
 	}
 }

@@ -178,6 +178,17 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		p.sample("qless_routers", float64(len(cl.Routers)))
 		p.family("qless_ring_epoch", "gauge", "Epoch of the ring in use.")
 		p.sample("qless_ring_epoch", float64(cl.Ring.Epoch))
+		if len(cl.CrossShard) > 0 {
+			p.family("qless_cross_shard_total", "counter", "This router's cross-shard work since it started, by event (docs/cross-shard.md).")
+			events := make([]string, 0, len(cl.CrossShard))
+			for e := range cl.CrossShard {
+				events = append(events, e)
+			}
+			sort.Strings(events)
+			for _, e := range events {
+				p.sample("qless_cross_shard_total", float64(cl.CrossShard[e]), "event", e)
+			}
+		}
 	}
 
 	rows, err := s.queues(ctx)

@@ -193,6 +193,9 @@ func TestMetrics(t *testing.T) {
 		`qless_shard_up{shard="s2"}`:                                        0,
 		`qless_routers`:                                                     2,
 		`qless_ring_epoch`:                                                  3,
+		`qless_cross_shard_total{event="moves"}`:                            4,
+		`qless_cross_shard_total{event="delivered"}`:                        3,
+		`qless_cross_shard_total{event="failures"}`:                         1,
 		`qless_scrape_success{part="cluster"}`:                              1,
 		`qless_scrape_success{part="queues"}`:                               1,
 	}

@@ -219,6 +219,25 @@ func TestConformanceAcrossShards(t *testing.T) {
 			return spread(n)
 		},
 	})
+
+	// The moves those cases made show in the router's counters, over the
+	// JSON API and /metrics.
+	var cl struct {
+		CrossShard map[string]int64 `json:"cross_shard"`
+	}
+	httpJSON(t, "http://"+c.HTTPAddrs()[0]+"/api/cluster", &cl)
+	if cl.CrossShard["moves"] == 0 || cl.CrossShard["delivered"] == 0 {
+		t.Errorf("/api/cluster cross_shard = %v, want moves and deliveries counted", cl.CrossShard)
+	}
+	resp, err := http.Get("http://" + c.HTTPAddrs()[0] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `qless_cross_shard_total{event="moves"} `) {
+		t.Errorf("/metrics has no qless_cross_shard_total{event=\"moves\"}:\n%s", body)
+	}
 }
 
 // calledFrom reports whether a function whose name contains name is on the

@@ -331,5 +331,6 @@ func (b *backend) Cluster(ctx context.Context) (web.Cluster, error) {
 	}
 	rg := r.Ring()
 	c.Ring = web.RingInfo{Epoch: rg.Epoch(), Text: rg.String()}
+	c.CrossShard = r.CrossShardStats().Snapshot()
 	return c, nil
 }
