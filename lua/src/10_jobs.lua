@@ -246,18 +246,24 @@ if cmd == 'complete' then
     error('Complete(): Job ' .. jid .. ' running in another queue: ' .. f[3])
   end
 
-  local conf = call('hmget', 'ql:config', 'max-job-history', 'jobs-history', 'jobs-history-count')
-  local hlimit = tonumber(conf[1] or DEF_MAX_JOB_HISTORY)
-  hist_push(jid, '"done"', nil, hlimit, f[6])
   local qk = 'ql:q:' .. queue
-  -- One EXISTS tells which of three usually absent keys are there (each
-  -- named 1, 2 and 4 times: the count is a bit mask), which spares the
-  -- ZREM from -scheduled, the ZSCORE in ql:tracked and the SMEMBERS of
-  -- -dependents when their key does not exist. Nothing below changes
-  -- whether they exist before they are used.
+  -- One EXISTS tells which of four usually absent keys are there (each
+  -- named 1, 2, 4 and 8 times: the count is a bit mask), which spares the
+  -- ZREM from -scheduled, the ZSCORE in ql:tracked, the SMEMBERS of
+  -- -dependents and the HMGET of ql:config (every option at its default)
+  -- when their key does not exist. Nothing below changes whether they
+  -- exist before they are used.
   local dkey = key .. '-dependents'
   local ex = call('exists', qk .. '-scheduled', 'ql:tracked', 'ql:tracked',
-    dkey, dkey, dkey, dkey)
+    dkey, dkey, dkey, dkey, 'ql:config', 'ql:config', 'ql:config', 'ql:config',
+    'ql:config', 'ql:config', 'ql:config', 'ql:config')
+  local conf, hlimit = false, DEF_MAX_JOB_HISTORY
+  if ex >= 8 then
+    ex = ex - 8
+    conf = call('hmget', 'ql:config', 'max-job-history', 'jobs-history', 'jobs-history-count')
+    hlimit = tonumber(conf[1] or DEF_MAX_JOB_HISTORY)
+  end
+  hist_push(jid, '"done"', nil, hlimit, f[6])
   call('zrem', qk .. '-work', jid)
   call('zrem', qk .. '-locks', jid)
   if ex % 2 == 1 then call('zrem', qk .. '-scheduled', jid) end
@@ -309,7 +315,7 @@ if cmd == 'complete' then
   -- 4.7 retention: by age, then by count. An expired job loses its tags,
   -- hash and history.
   local cutoff
-  if conf[2] then cutoff = now - tonumber(conf[2]) else cutoff = now - DEF_JOBS_HISTORY end
+  if conf and conf[2] then cutoff = now - tonumber(conf[2]) else cutoff = now - DEF_JOBS_HISTORY end
   local expired = call('zrangebyscore', 'ql:completed', '0', cutoff)
   if #expired > 0 then
     for _, j in ipairs(expired) do
@@ -320,7 +326,7 @@ if cmd == 'complete' then
     call('zremrangebyscore', 'ql:completed', '0', cutoff)
   end
   local last = '-50001' -- the default jobs-history-count, as -(count + 1)
-  if conf[3] then last = -tonumber(conf[3]) - 1 end
+  if conf and conf[3] then last = -tonumber(conf[3]) - 1 end
   expired = call('zrange', 'ql:completed', '0', last)
   if #expired > 0 then
     for _, j in ipairs(expired) do
