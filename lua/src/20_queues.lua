@@ -23,8 +23,8 @@ if cmd == 'pop' then
   -- jobs, the SISMEMBER and the ZSCOREs. (Pop adds to none of these keys;
   -- the expired-lock pass below can only remove from -scheduled, and a
   -- check of a set that is gone by then finds nothing.)
-  local ex = call('exists', 'ql:config', qk .. '-recur', qk .. '-recur',
-    qk .. '-scheduled', qk .. '-scheduled', 'ql:paused_queues', 'ql:paused_queues',
+  local rk, sk = qk .. '-recur', qk .. '-scheduled'
+  local ex = call('exists', 'ql:config', rk, rk, sk, sk, 'ql:paused_queues', 'ql:paused_queues',
     'ql:paused_queues', 'ql:paused_queues', 'ql:paused_queues', 'ql:paused_queues',
     'ql:tracked', 'ql:tracked', 'ql:tracked', 'ql:tracked', 'ql:tracked', 'ql:tracked')
   local marked = ex >= 6 -- paused queues or tracked jobs exist
@@ -163,55 +163,55 @@ if cmd == 'pop' then
   -- pop knows: state, worker and expires are its own, and so is the last
   -- history entry (hist_push wrote it last), which is rendered here instead
   -- of read back, unless the worker's name needs the general rendering.
-  local tail
+  -- Each job's JSON is made by one concatenation (a single job's with the
+  -- reply's brackets), which spares the intermediate strings.
+  local own -- that entry and the history's closing bracket
   if not sfind(ew, '\\', 1, true) and not sfind(ew, '"wh', 1, true) then
-    tail = '{"worker":' .. ew .. ',"when":' .. WHEN .. ',"what":"popped"}'
+    own = '{"worker":' .. ew .. ',"when":' .. WHEN .. ',"what":"popped"}]'
   end
-  local head = ',"state":"running","queue":'
-  local mid = ',"worker":' .. ew .. ',"tracked":'
-  local expj = ',"expires":' .. encode(expires) .. ',"retries":'
-  local function popped(jid, f, t, key)
-    key = key or 'ql:j:' .. jid
-    local hkey = key .. '-history'
-    local hj
-    if tail then
-      local hist = call('lrange', hkey, '0', '-2')
-      if #hist == 0 then hj = '[' .. tail .. ']'
-      else hj = '[' .. hist_items(hist) .. ',' .. tail .. ']' end
-    else
-      hj = '[' .. hist_items(call('lrange', hkey, '0', '-1')) .. ']'
-    end
-    local dependents, dependencies = '{}', '{}'
-    if call('exists', key .. '-dependents', key .. '-dependencies') > 0 then
-      dependents = encode(call('smembers', key .. '-dependents'))
-      dependencies = encode(call('smembers', key .. '-dependencies'))
-    end
-    return '{"jid":' .. encode(jid)
-      .. ',"klass":' .. encode(f[1])
-      .. head .. encode(f[2])
-      .. mid .. (t and 'true' or 'false')
-      .. ',"priority":' .. jnum(f[3])
-      .. expj .. jnum(f[4])
-      .. ',"remaining":' .. jint(f[5])
-      .. ',"data":' .. encode(f[6])
-      .. ',"tags":' .. (f[7] or '{}')
-      .. ',"history":' .. hj
-      .. ',"failure":' .. (f[8] or '{}')
-      .. ',"spawned_from_jid":' .. (f[9] and encode(f[9]) or 'false')
-      .. ',"dependents":' .. dependents
-      .. ',"dependencies":' .. dependencies
-      .. '}'
-  end
-  -- (a jid without a job hash, klass missing, is left out)
-  if n == 1 then
-    if not f1[1] then return '{}' end
-    return '[' .. popped(jids[1], f1, t1, k1) .. ']'
-  end
-  local out = {}
+  local expj = encode(expires)
+  local pre, post, out = '', '', nil
+  if n == 1 then pre, post = '[', ']' else out = {} end
   for i = 1, n do
-    if fields[i][1] then out[#out + 1] = popped(jids[i], fields[i], tracked[i]) end
+    local jid, f, t, key = jids[i], f1, t1, k1
+    if n > 1 then f, t, key = fields[i], tracked[i], 'ql:j:' .. jid end
+    -- (a jid without a job hash, klass missing, is left out)
+    if f[1] then
+      local hkey = key .. '-history'
+      -- the history: items, a comma when needed, then the end
+      local items, sep, hend = '', '', ']'
+      if own then
+        local hist = call('lrange', hkey, '0', '-2')
+        if #hist > 0 then items, sep = hist_items(hist), ',' end
+        hend = own
+      else
+        items = hist_items(call('lrange', hkey, '0', '-1'))
+      end
+      local dependents, dependencies = '{}', '{}'
+      if call('exists', key .. '-dependents', key .. '-dependencies') > 0 then
+        dependents = encode(call('smembers', key .. '-dependents'))
+        dependencies = encode(call('smembers', key .. '-dependencies'))
+      end
+      local json = pre .. '{"jid":' .. encode(jid)
+        .. ',"klass":' .. encode(f[1])
+        .. ',"state":"running","queue":' .. encode(f[2])
+        .. ',"worker":' .. ew .. ',"tracked":' .. (t and 'true' or 'false')
+        .. ',"priority":' .. jnum(f[3])
+        .. ',"expires":' .. expj .. ',"retries":' .. jnum(f[4])
+        .. ',"remaining":' .. jint(f[5])
+        .. ',"data":' .. encode(f[6])
+        .. ',"tags":' .. (f[7] or '{}')
+        .. ',"history":[' .. items .. sep .. hend
+        .. ',"failure":' .. (f[8] or '{}')
+        .. ',"spawned_from_jid":' .. (f[9] and encode(f[9]) or 'false')
+        .. ',"dependents":' .. dependents
+        .. ',"dependencies":' .. dependencies
+        .. '}' .. post
+      if n == 1 then return json end
+      out[#out + 1] = json
+    end
   end
-  if #out == 0 then return '{}' end
+  if n == 1 or #out == 0 then return '{}' end
   return '[' .. concat(out, ',') .. ']'
 end
 
