@@ -38,10 +38,11 @@ local LIB = false
 local call, encode, decode, tonumber, tostring, error, ipairs, floor, sfmt, concat
 local sbyte, sfind, smatch, ssub
 if not LIB then
+  local G, S, J = _G, string, cjson
   call, encode, decode, tonumber, tostring, error, ipairs, floor, sfmt, concat =
-    redis.call, cjson.encode, cjson.decode, _G.tonumber, _G.tostring, _G.error,
-    _G.ipairs, math.floor, string.format, table.concat
-  sbyte, sfind, smatch, ssub = string.byte, string.find, string.match, string.sub
+    redis.call, J.encode, J.decode, G.tonumber, G.tostring, G.error,
+    G.ipairs, math.floor, S.format, table.concat
+  sbyte, sfind, smatch, ssub = S.byte, S.find, S.match, S.sub
 end
 
 -- The default of every option that has one (3). Options without a default
