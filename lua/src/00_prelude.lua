@@ -34,14 +34,15 @@
 local LIB = false
 
 -- Library names, bound here for a script and on the first call in a
--- function library (which cannot see them while it loads).
-local call, encode, decode, tonumber, tostring, error, ipairs, floor, sfmt, concat
+-- function library (which cannot see them while it loads). Each binding
+-- costs every call a lookup, so error, tostring, ipairs and unpack, used on
+-- error paths and in rare loops, are read as globals where they are used.
+local call, encode, decode, tonumber, floor, sfmt, concat
 local sbyte, sfind, smatch, ssub
 if not LIB then
-  local G, S, J = _G, string, cjson
-  call, encode, decode, tonumber, tostring, error, ipairs, floor, sfmt, concat =
-    redis.call, J.encode, J.decode, G.tonumber, G.tostring, G.error,
-    G.ipairs, math.floor, S.format, table.concat
+  local S, J = string, cjson
+  call, encode, decode, tonumber, floor, sfmt, concat =
+    redis.call, J.encode, J.decode, _G.tonumber, math.floor, S.format, table.concat
   sbyte, sfind, smatch, ssub = S.byte, S.find, S.match, S.sub
 end
 

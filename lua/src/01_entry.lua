@@ -3,10 +3,9 @@
 -- arguments are named KEYS and ARGV too.)
 local KEYS, ARGV = KEYS, ARGV
 if LIB and call == nil then
-  local G, S, J = _G, string, cjson
-  call, encode, decode, tonumber, tostring, error, ipairs, floor, sfmt, concat =
-    redis.call, J.encode, J.decode, G.tonumber, G.tostring, G.error,
-    G.ipairs, math.floor, S.format, table.concat
+  local S, J = string, cjson
+  call, encode, decode, tonumber, floor, sfmt, concat =
+    redis.call, J.encode, J.decode, _G.tonumber, math.floor, S.format, table.concat
   sbyte, sfind, smatch, ssub = S.byte, S.find, S.match, S.sub
 end
 if #KEYS ~= 0 then error('No Keys should be provided') end
