@@ -20,60 +20,9 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	host, _ := os.Hostname()
-	fs := newFlagSet("serve", stderr)
-	shards := fs.StringArray("shard", nil, "a shard as NAME=URL (repeatable); URL is redis://[:password@]host:port[/db], rediss://..., redis-sentinel://host:port,host:port/master or unix:///path/redis.sock (a shard on this host)")
-	weights := fs.StringArray("weight", nil, "a shard's ring weight as NAME=W (repeatable; default 1)")
-	epoch := fs.Uint64("epoch", 1, "ring epoch of this shard set; every router must use the same shards and epoch")
-	respAddr := fs.String("resp-addr", ":6380", "address of the RESP (Redis protocol) front end")
-	httpAddr := fs.String("http-addr", ":8080", "address of the dashboard, JSON API and /metrics (empty: off)")
-	httpToken := fs.String("http-token", "", "bearer token the dashboard and API require (empty: open)")
-	gossipAddr := fs.String("gossip-addr", "127.0.0.1:7946", "host:port memberlist binds to (an explicit address: 0.0.0.0 advertises an unreachable one)")
-	advertise := fs.String("advertise-addr", "", "host:port other routers reach this one's gossip at (default: --gossip-addr)")
-	joins := fs.StringArray("join", nil, "gossip address of another router to join (repeatable)")
-	nodeName := fs.String("node-name", host, "this router's unique name in the cluster")
-	password := fs.String("requirepass", "", "password RESP clients must AUTH with (empty: no authentication, every command allowed)")
-	adminPassword := fs.String("admin-password", "", "password needed for FLUSHDB/FLUSHALL when --requirepass is set")
-	fanOut := fs.Duration("fanout-timeout", router.DefaultConfig().FanOutTimeout, "deadline of commands that ask several shards")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: qless-router serve --shard NAME=URL [--shard ...] [flags]\n\nRuns one router: a RESP front end that any qless client can use, in front of the shards.")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	logger, err := newLogger(stderr, *logLevel)
+	nc, logger, err := serveConfig(args, stderr)
 	if err != nil {
 		return err
-	}
-	shardCfgs, err := parseShards(*shards, *weights)
-	if err != nil {
-		return err
-	}
-	gossipHost, gossipPort, err := splitHostPort(*gossipAddr)
-	if err != nil {
-		return fmt.Errorf("--gossip-addr: %w", err)
-	}
-	mc := router.DefaultMembershipConfig()
-	mc.NodeName, mc.BindAddr, mc.BindPort, mc.Join, mc.Logger = *nodeName, gossipHost, gossipPort, *joins, logger
-	if *advertise != "" {
-		if mc.AdvertiseAddr, mc.AdvertisePort, err = splitHostPort(*advertise); err != nil {
-			return fmt.Errorf("--advertise-addr: %w", err)
-		}
-	}
-	rc := router.DefaultConfig()
-	rc.Name, rc.Shards, rc.Epoch, rc.FanOutTimeout, rc.Logger = *nodeName, shardCfgs, *epoch, *fanOut, logger
-	rc.ShardClient.StartDown = true // a shard that is down fails only its own queues
-	rc.Membership = &mc
-	pc := resp.DefaultConfig()
-	pc.Addr, pc.Password, pc.AdminPassword, pc.Script, pc.Version, pc.Logger = *respAddr, *password, *adminPassword, lua.Script(), version, logger
-
-	nc := node.Config{Router: rc, RESP: pc, Logger: logger}
-	if *httpAddr != "" {
-		wc := web.DefaultConfig()
-		wc.Addr, wc.Token, wc.Logger = *httpAddr, *httpToken, logger
-		nc.Web = &wc
 	}
 	n, err := node.Start(ctx, nc)
 	if err != nil {
@@ -89,6 +38,71 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return n.Stop(stopCtx)
+}
+
+// serveConfig turns serve's flags (and QLESS_ROUTER_* variables) into the
+// router process's configuration and its logger.
+func serveConfig(args []string, stderr io.Writer) (node.Config, *slog.Logger, error) {
+	host, _ := os.Hostname()
+	fs := newFlagSet("serve", stderr)
+	shards := fs.StringArray("shard", nil, "a shard as NAME=URL (repeatable); URL is redis://[:password@]host:port[/db], rediss://..., redis-sentinel://host:port,host:port/master or unix:///path/redis.sock (a shard on this host)")
+	weights := fs.StringArray("weight", nil, "a shard's ring weight as NAME=W (repeatable; default 1)")
+	epoch := fs.Uint64("epoch", 1, "ring epoch of this shard set; every router must use the same shards and epoch")
+	respAddr := fs.String("resp-addr", ":6380", "address of the RESP (Redis protocol) front end")
+	httpAddr := fs.String("http-addr", ":8080", "address of the dashboard, JSON API and /metrics (empty: off)")
+	httpToken := fs.String("http-token", "", "bearer token the dashboard and API require (empty: open)")
+	gossipAddr := fs.String("gossip-addr", "127.0.0.1:7946", "host:port memberlist binds to (an explicit address: 0.0.0.0 advertises an unreachable one)")
+	advertise := fs.String("advertise-addr", "", "host:port other routers reach this one's gossip at (default: --gossip-addr)")
+	joins := fs.StringArray("join", nil, "gossip address of another router to join (repeatable)")
+	nodeName := fs.String("node-name", host, "this router's unique name in the cluster")
+	password := fs.String("requirepass", "", "password RESP clients must AUTH with (empty: no authentication, every command allowed)")
+	adminPassword := fs.String("admin-password", "", "password needed for FLUSHDB/FLUSHALL when --requirepass is set")
+	fanOut := fs.Duration("fanout-timeout", router.DefaultConfig().FanOutTimeout, "deadline of commands that ask several shards")
+	xdef := router.DefaultConfig().CrossShard
+	asyncImport := fs.Bool("async-import", xdef.AsyncImport, "a command that moves a job to another shard answers once the move is recorded and imports it in the background (one round trip less; another router may not see the job in its new queue for about one round trip); false: answer after the import")
+	probeOnMiss := fs.Bool("probe-on-miss", xdef.ProbeOnMiss, "a put of a jid the jid directory does not know asks every shard whether the job exists elsewhere (for shards holding jobs put before the directory, e.g. after a migration from one Redis)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: qless-router serve --shard NAME=URL [--shard ...] [flags]\n\nRuns one router: a RESP front end that any qless client can use, in front of the shards.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return node.Config{}, nil, err
+	}
+	logger, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return node.Config{}, nil, err
+	}
+	shardCfgs, err := parseShards(*shards, *weights)
+	if err != nil {
+		return node.Config{}, nil, err
+	}
+	gossipHost, gossipPort, err := splitHostPort(*gossipAddr)
+	if err != nil {
+		return node.Config{}, nil, fmt.Errorf("--gossip-addr: %w", err)
+	}
+	mc := router.DefaultMembershipConfig()
+	mc.NodeName, mc.BindAddr, mc.BindPort, mc.Join, mc.Logger = *nodeName, gossipHost, gossipPort, *joins, logger
+	if *advertise != "" {
+		if mc.AdvertiseAddr, mc.AdvertisePort, err = splitHostPort(*advertise); err != nil {
+			return node.Config{}, nil, fmt.Errorf("--advertise-addr: %w", err)
+		}
+	}
+	rc := router.DefaultConfig()
+	rc.Name, rc.Shards, rc.Epoch, rc.FanOutTimeout, rc.Logger = *nodeName, shardCfgs, *epoch, *fanOut, logger
+	rc.CrossShard.AsyncImport, rc.CrossShard.ProbeOnMiss = *asyncImport, *probeOnMiss
+	rc.ShardClient.StartDown = true // a shard that is down fails only its own queues
+	rc.Membership = &mc
+	pc := resp.DefaultConfig()
+	pc.Addr, pc.Password, pc.AdminPassword, pc.Script, pc.Version, pc.Logger = *respAddr, *password, *adminPassword, lua.Script(), version, logger
+
+	nc := node.Config{Router: rc, RESP: pc, Logger: logger}
+	if *httpAddr != "" {
+		wc := web.DefaultConfig()
+		wc.Addr, wc.Token, wc.Logger = *httpAddr, *httpToken, logger
+		nc.Web = &wc
+	}
+	return nc, logger, nil
 }
 
 // parseShards turns NAME=URL flags (and NAME=W weights) into shard configs.

@@ -12,6 +12,7 @@ import (
 	"github.com/qless-router/qless-router/internal/redisproc"
 	"github.com/qless-router/qless-router/internal/redistest"
 	"github.com/qless-router/qless-router/lua"
+	"github.com/qless-router/qless-router/router"
 	"github.com/redis/rueidis"
 )
 
@@ -112,5 +113,43 @@ func TestParseShards(t *testing.T) {
 	}
 	if _, _, err := splitHostPort("0.0.0.0:7946"); err == nil {
 		t.Error("splitHostPort(0.0.0.0:7946) accepted an unreachable advertise address")
+	}
+}
+
+// The cross-shard switches reach the router's configuration: defaults
+// from router.DefaultConfig, flags and QLESS_ROUTER_* variables override.
+func TestServeCrossShardFlags(t *testing.T) {
+	def := router.DefaultConfig().CrossShard
+	base := []string{"--shard", "a=unix:///run/redis.sock", "--log-level", "error"}
+	tests := []struct {
+		name        string
+		args        []string
+		env         map[string]string
+		async, prob bool
+	}{
+		{"defaults", nil, nil, def.AsyncImport, def.ProbeOnMiss},
+		{"flags", []string{"--async-import=false", "--probe-on-miss"}, nil, false, true},
+		{"environment", nil, map[string]string{"QLESS_ROUTER_ASYNC_IMPORT": "false", "QLESS_ROUTER_PROBE_ON_MISS": "true"}, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			nc, _, err := serveConfig(append(append([]string{}, base...), tt.args...), &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := nc.Router.CrossShard
+			if x.AsyncImport != tt.async || x.ProbeOnMiss != tt.prob {
+				t.Errorf("AsyncImport, ProbeOnMiss = %v, %v; want %v, %v", x.AsyncImport, x.ProbeOnMiss, tt.async, tt.prob)
+			}
+			if got := nc.Router.Shards[0].URL; got != "unix:///run/redis.sock" {
+				t.Errorf("shard URL = %q", got)
+			}
+		})
+	}
+	if _, _, err := serveConfig([]string{"--shard", "a=redis://h:1", "--async-import=maybe"}, &bytes.Buffer{}); err == nil {
+		t.Error("--async-import=maybe accepted")
 	}
 }
