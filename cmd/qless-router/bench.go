@@ -35,6 +35,7 @@ type benchFlags struct {
 	cpuProfile  string
 	reference   string
 	tcpShards   bool
+	rounds      int
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,6 +54,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.queues, "queues", def.Queues, "queues the jobs are spread over")
 	fs.StringSliceVar(&f.phases, "phases", def.Phases, "phases to run: put, pop+complete, lifecycle")
 	fs.IntVar(&f.connections, "connections", 0, "connections per target (0: one per client, like stock qless clients)")
+	fs.IntVar(&f.rounds, "rounds", 1, "repeat everything this many times, interleaved, and add the median of each round's ratio (for noisy machines)")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON")
 	fs.BoolVar(&f.verbose, "verbose", false, "log progress to stderr")
 	fs.BoolVar(&f.tcpShards, "tcp-shards", false, "with --local, the routers reach the local shards over loopback TCP instead of their Unix sockets (clients use TCP either way)")
@@ -67,7 +69,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg := def
 	cfg.Clients, cfg.Jobs, cfg.MaxDuration = f.clients, f.jobs, f.maxDuration
-	cfg.Queues, cfg.Phases, cfg.Connections = f.queues, f.phases, f.connections
+	cfg.Queues, cfg.Phases, cfg.Connections, cfg.Rounds = f.queues, f.phases, f.connections, f.rounds
 	if f.verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}

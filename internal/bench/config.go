@@ -77,6 +77,11 @@ type Config struct {
 	Queues int
 	// Phases to run, out of PhasePut, PhasePopComplete and PhaseLifecycle.
 	Phases []string
+	// Rounds repeats the whole run (every phase, level and target, in the
+	// same interleaved order) this many times; 0 means 1. On a noisy
+	// machine the ratio between targets within one round is steadier than
+	// any single figure, and the report adds the median over the rounds.
+	Rounds int
 	// Connections is the number of connections per target. 0 (the default)
 	// gives each simulated client its own connection, as a stock qless
 	// client process has: the truest picture of N concurrent qless
@@ -144,6 +149,9 @@ func (c Config) Validate() error {
 				return fmt.Errorf("bench: Config.Targets[%d].RedisAddrs[%d] is empty", i, j)
 			}
 		}
+	}
+	if c.Rounds < 0 {
+		return fmt.Errorf("bench: Config.Rounds = %d, want >= 0", c.Rounds)
 	}
 	if c.Script == "" {
 		return errors.New("bench: Config.Script is empty")

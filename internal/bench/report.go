@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -52,6 +53,27 @@ type Result struct {
 	ThroughputRatio float64 `json:"throughput_ratio,omitempty"`
 	// AddedP99 is the p99 job latency minus the baseline's.
 	AddedP99 time.Duration `json:"added_p99_ns,omitempty"`
+	// Round is the repetition this result belongs to (1..Report.Rounds);
+	// results are compared only within their round.
+	Round int `json:"round"`
+}
+
+// Summary is the median over the rounds of one target, phase and level.
+type Summary struct {
+	Target  string `json:"target"`
+	Phase   string `json:"phase"`
+	Clients int    `json:"clients"`
+	// Rounds is the number of rounds with a result (jobs done).
+	Rounds     int     `json:"rounds"`
+	JobsPerSec float64 `json:"jobs_per_sec"`
+	// RedisCPUPerJob is the median Redis CPU per job (zero when not sampled).
+	RedisCPUPerJob time.Duration `json:"redis_cpu_per_job_ns"`
+	// Baseline and ThroughputRatio: the median of the per-round ratios
+	// with the baseline target of that round (not the ratio of medians).
+	Baseline        string  `json:"baseline,omitempty"`
+	ThroughputRatio float64 `json:"throughput_ratio,omitempty"`
+	// AddedP99 is the median of the per-round added p99 job latencies.
+	AddedP99 time.Duration `json:"added_p99_ns,omitempty"`
 }
 
 // Report is the outcome of Run. WriteText and WriteJSON render it; neither
@@ -62,8 +84,12 @@ type Report struct {
 	ScriptSHA string    `json:"script_sha"`
 	Queues    int       `json:"queues"`
 	// Connections is Config.Connections: 0 means one per client.
-	Connections int      `json:"connections_setting"`
-	Results     []Result `json:"results"`
+	Connections int `json:"connections_setting"`
+	// Rounds is the number of repetitions (Config.Rounds, at least 1).
+	Rounds  int      `json:"rounds"`
+	Results []Result `json:"results"`
+	// Summaries are filled in by WriteJSON when there were several rounds.
+	Summaries []Summary `json:"summaries,omitempty"`
 }
 
 // compare returns a copy of results with the comparison fields filled in:
@@ -75,12 +101,13 @@ func compare(results []Result) []Result {
 	type key struct {
 		phase   string
 		clients int
+		round   int
 	}
 	first := map[key]int{}
 	for i := range out {
 		r := &out[i]
 		r.Baseline, r.ThroughputRatio, r.AddedP99 = "", 0, 0
-		k := key{r.Phase, r.Clients}
+		k := key{r.Phase, r.Clients, r.Round}
 		b, ok := first[k]
 		if !ok {
 			first[k] = i
@@ -97,6 +124,64 @@ func compare(results []Result) []Result {
 		r.AddedP99 = r.Latency[LatencyJob].P99 - base.Latency[LatencyJob].P99
 	}
 	return out
+}
+
+// summarize returns the medians over the rounds of compared results, one
+// Summary per target, phase and level, in the order they first appear.
+func summarize(compared []Result) []Summary {
+	type key struct {
+		target, phase string
+		clients       int
+	}
+	var order []key
+	groups := map[key][]Result{}
+	for _, r := range compared {
+		if r.Jobs == 0 {
+			continue
+		}
+		k := key{r.Target, r.Phase, r.Clients}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	out := make([]Summary, 0, len(order))
+	for _, k := range order {
+		rs := groups[k]
+		s := Summary{Target: k.target, Phase: k.phase, Clients: k.clients, Rounds: len(rs)}
+		var jps, cpu, ratio, added []float64
+		for _, r := range rs {
+			jps = append(jps, r.JobsPerSec)
+			cpu = append(cpu, float64(r.RedisCPUPerJob))
+			if r.Baseline != "" {
+				s.Baseline = r.Baseline
+				ratio = append(ratio, r.ThroughputRatio)
+				added = append(added, float64(r.AddedP99))
+			}
+		}
+		s.JobsPerSec = median(jps)
+		s.RedisCPUPerJob = time.Duration(median(cpu))
+		if len(ratio) > 0 {
+			s.ThroughputRatio = median(ratio)
+			s.AddedP99 = time.Duration(median(added))
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// median of xs (the mean of the middle two for an even count); 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	m := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[m]
+	}
+	return (s[m-1] + s[m]) / 2
 }
 
 // commandOrder is the column order of per-command latencies.
@@ -136,8 +221,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		return err
 	}
 
+	rounds := r.Rounds > 1
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := []string{"target", "phase", "clients", "jobs"}
+	if rounds {
+		head = append([]string{"round"}, head...)
+	}
 	if anyErr {
 		head = append(head, "errors")
 	}
@@ -161,6 +250,9 @@ func (r *Report) WriteText(w io.Writer) error {
 
 	for _, res := range results {
 		row := []string{res.Target, res.Phase, fmt.Sprint(res.Clients), fmt.Sprint(res.Jobs)}
+		if rounds {
+			row = append([]string{fmt.Sprint(res.Round)}, row...)
+		}
 		if anyErr {
 			row = append(row, fmt.Sprint(res.Errors))
 		}
@@ -182,18 +274,18 @@ func (r *Report) WriteText(w io.Writer) error {
 			case res.Baseline == "":
 				row = append(row, "(baseline)")
 			default:
-				sign := "+"
-				added := res.AddedP99
-				if added < 0 {
-					sign, added = "-", -added
-				}
-				row = append(row, fmt.Sprintf("%.2fx %s%s", res.ThroughputRatio, sign, fmtDur(added)))
+				row = append(row, fmtVs(res.ThroughputRatio, res.AddedP99))
 			}
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if rounds {
+		if err := writeSummaries(w, r.Rounds, summarize(results), anyCPU); err != nil {
+			return err
+		}
 	}
 	for _, res := range results {
 		if res.FirstError != "" {
@@ -206,11 +298,49 @@ func (r *Report) WriteText(w io.Writer) error {
 	return nil
 }
 
+// fmtVs prints a comparison with the baseline: "0.93x +120us".
+func fmtVs(ratio float64, added time.Duration) string {
+	sign := "+"
+	if added < 0 {
+		sign, added = "-", -added
+	}
+	return fmt.Sprintf("%.2fx %s%s", ratio, sign, fmtDur(added))
+}
+
+// writeSummaries writes the medians over the rounds as a second table.
+func writeSummaries(w io.Writer, rounds int, sums []Summary, cpu bool) error {
+	if _, err := fmt.Fprintf(w, "\nmedian over %d rounds (ratios: the median of each round's ratio)\n", rounds); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := []string{"target", "phase", "clients", "rounds", "jobs/s"}
+	if cpu {
+		head = append(head, "redis cpu/job")
+	}
+	fmt.Fprintln(tw, strings.Join(append(head, "vs baseline (jobs/s, +p99)"), "\t"))
+	for _, s := range sums {
+		row := []string{s.Target, s.Phase, fmt.Sprint(s.Clients), fmt.Sprint(s.Rounds), fmt.Sprintf("%.0f", s.JobsPerSec)}
+		if cpu {
+			row = append(row, fmtDur(s.RedisCPUPerJob))
+		}
+		if s.Baseline == "" {
+			row = append(row, "(baseline)")
+		} else {
+			row = append(row, fmtVs(s.ThroughputRatio, s.AddedP99)+" vs "+s.Baseline)
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
+}
+
 // WriteJSON writes the report as indented JSON, with the comparison fields
-// filled in.
+// filled in, and the medians over the rounds when there were several.
 func (r *Report) WriteJSON(w io.Writer) error {
 	c := *r
 	c.Results = compare(r.Results)
+	if c.Rounds > 1 {
+		c.Summaries = summarize(c.Results)
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(&c)

@@ -84,3 +84,51 @@ func TestFmtDur(t *testing.T) {
 		}
 	}
 }
+
+// With several rounds, results are compared within their round, and the
+// summary takes the median of the per-round ratios.
+func TestRoundsSummary(t *testing.T) {
+	t.Parallel()
+	lat := func(p99 time.Duration) map[string]Percentiles {
+		return map[string]Percentiles{LatencyJob: {Count: 10, P50: p99 / 2, P99: p99, Max: p99}}
+	}
+	res := func(round int, target string, jps float64, p99 time.Duration) Result {
+		return Result{Round: round, Target: target, Phase: PhaseLifecycle, Clients: 8, Jobs: 100,
+			JobsPerSec: jps, Elapsed: time.Second, Latency: lat(p99), RedisCPUPerJob: time.Duration(jps)}
+	}
+	rep := &Report{RunID: "r", ScriptSHA: "0123456789abcdef", Queues: 1, Rounds: 3, Results: []Result{
+		res(1, "direct", 1000, 100*time.Microsecond), res(1, "router", 900, 300*time.Microsecond), // 0.9
+		res(2, "direct", 2000, 100*time.Microsecond), res(2, "router", 1000, 200*time.Microsecond), // 0.5: a noisy round
+		res(3, "direct", 1000, 100*time.Microsecond), res(3, "router", 800, 150*time.Microsecond), // 0.8
+	}}
+	got := compare(rep.Results)
+	if got[3].Baseline != "direct" || got[3].ThroughputRatio != 0.5 {
+		t.Errorf("round 2 router compared as %q %v, want direct 0.5 (its own round's direct)", got[3].Baseline, got[3].ThroughputRatio)
+	}
+	sums := summarize(got)
+	if len(sums) != 2 {
+		t.Fatalf("summarize = %+v, want 2 summaries", sums)
+	}
+	d, r := sums[0], sums[1]
+	if d.Target != "direct" || d.Rounds != 3 || d.JobsPerSec != 1000 || d.Baseline != "" {
+		t.Errorf("direct summary = %+v", d)
+	}
+	if r.Target != "router" || r.ThroughputRatio != 0.8 || r.AddedP99 != 100*time.Microsecond || r.JobsPerSec != 900 || r.Baseline != "direct" {
+		t.Errorf("router summary = %+v, want ratio 0.8 (median of 0.9, 0.5, 0.8), +100us, 900 jobs/s", r)
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"round", "median over 3 rounds", "0.80x +100us vs direct"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, buf.String())
+		}
+	}
+	if m := median([]float64{4, 1, 3, 2}); m != 2.5 {
+		t.Errorf("median(4 1 3 2) = %v, want 2.5", m)
+	}
+	if m := median(nil); m != 0 {
+		t.Errorf("median() = %v, want 0", m)
+	}
+}

@@ -79,23 +79,28 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		Connections: cfg.Connections,
 	}
 	var errs []error
+	rounds := max(cfg.Rounds, 1)
+	rep.Rounds = rounds
 loop:
-	for _, phase := range cfg.Phases {
-		for _, n := range cfg.Clients {
-			for ti, t := range cfg.Targets {
-				if err := ctx.Err(); err != nil {
-					errs = append(errs, err)
-					break loop
-				}
-				res, err := r.runPhase(ctx, ti, t, phase, n)
-				if res != nil {
-					rep.Results = append(rep.Results, *res)
-					r.log.Info("phase done", "target", t.Name, "phase", phase, "clients", n,
-						"jobs", res.Jobs, "elapsed", res.Elapsed, "jobs_per_sec", res.JobsPerSec,
-						"errors", res.Errors)
-				}
-				if err != nil {
-					errs = append(errs, fmt.Errorf("bench: target %s, phase %s, %d clients: %w", t.Name, phase, n, err))
+	for round := 1; round <= rounds; round++ {
+		for _, phase := range cfg.Phases {
+			for _, n := range cfg.Clients {
+				for ti, t := range cfg.Targets {
+					if err := ctx.Err(); err != nil {
+						errs = append(errs, err)
+						break loop
+					}
+					res, err := r.runPhase(ctx, ti, t, phase, n)
+					if res != nil {
+						res.Round = round
+						rep.Results = append(rep.Results, *res)
+						r.log.Info("phase done", "round", round, "target", t.Name, "phase", phase, "clients", n,
+							"jobs", res.Jobs, "elapsed", res.Elapsed, "jobs_per_sec", res.JobsPerSec,
+							"errors", res.Errors)
+					}
+					if err != nil {
+						errs = append(errs, fmt.Errorf("bench: round %d, target %s, phase %s, %d clients: %w", round, t.Name, phase, n, err))
+					}
 				}
 			}
 		}
