@@ -56,5 +56,6 @@ local DEF_MAX_JOB_HISTORY, DEF_MAX_WORKER_AGE = 100, 86400
 -- Per-call state, set by the entry (01_entry.lua):
 --   cmd   the command name (ARGV[1]); now: the time (ARGV[2]) as a number;
 --   NOWF  now as a redis.call argument; DAY: bin(now) for statistics keys;
---   WHEN  floor(now) as JSON, the `when` of history entries (on first use).
-local cmd, now, NOWF, DAY, WHEN
+--   WHEN  floor(now) as JSON, the `when` of history entries (on first use);
+--   NOWS  now as "%.20f" text, the `time` that put, pop and complete write.
+local cmd, now, NOWF, DAY, WHEN, NOWS

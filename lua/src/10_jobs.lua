@@ -137,7 +137,7 @@ if cmd == 'put' or cmd == 'requeue' then
   call('hset', key, 'jid', jid, 'klass', klass, 'data', raw_data, 'priority', pri,
     'tags', tags and encode(tags) or '{}', 'state', delay > 0 and 'scheduled' or 'waiting',
     'worker', '', 'expires', '0', 'queue', queue, 'retries', retries,
-    'remaining', retries, 'time', sfmt('%.20f', now))
+    'remaining', retries, 'time', NOWS)
 
   if ndeps > 0 then dep_add(jid, deps) end
 
@@ -274,7 +274,7 @@ if cmd == 'complete' then
   end
   local ejid = encode(jid)
   local retries = f[5] or 5
-  local nows = sfmt('%.20f', now)
+  local nows = NOWS
 
   if nextq then
     local enext = encode(nextq)

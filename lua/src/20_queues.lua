@@ -139,7 +139,7 @@ if cmd == 'pop' then
   -- built, as in the reference (a job whose JSON fails is popped anyway).
   local ew = encode(worker)
   local wkey = 'ql:w:' .. worker .. ':jobs'
-  local nows = sfmt('%.20f', now)
+  local nows = NOWS
   local hentry = '{"worker":' .. ew .. '}'
   local fields, tracked -- per job when n > 1; f1, t1 for a single job
   local f1, t1, k1
