@@ -5,8 +5,9 @@ BIN       := bin/qless-router
 SHARDS    ?= 3
 ROUTERS   ?= 3
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+COMPOSE   ?= docker-compose -f deploy/docker-compose.yml -p qless-router
 
-.PHONY: help build test test-short lint bench run script fuzz clean
+.PHONY: help build test test-short lint bench run script fuzz clean images compose-up compose-down chaos chaos-short
 
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,4 +47,20 @@ fuzz: ## Run each fuzz target for 20s.
 	$(GO) test -run XXX -fuzz FuzzRoute -fuzztime 20s ./core
 
 clean: ## Remove build output.
-	rm -rf bin
+	rm -rf bin deploy/.build
+
+images: ## Build the Docker images qless-router:dev and qless-redis:dev locally (FROM scratch, no registry).
+	./deploy/build-images.sh
+
+compose-up: images build ## Start the docker-compose cluster (3 shards, 3 routers; RESP 127.0.0.1:6380-6382) and wait until it serves.
+	$(COMPOSE) up -d
+	./deploy/compose-wait.sh
+
+compose-down: ## Stop the docker-compose cluster and remove its containers, network and volumes.
+	$(COMPOSE) down -v
+
+chaos-short: images ## Short chaos run in Docker (about 2 minutes): kill routers and shards under load, check every job.
+	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -tags chaos -count=1 -timeout 10m -v -run 'TestChaos$$' ./chaos -chaos.profile=short
+
+chaos: images ## Long chaos run in Docker (several minutes, more kill rounds and jobs).
+	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -tags chaos -count=1 -timeout 40m -v -run 'TestChaos$$' ./chaos -chaos.profile=long
