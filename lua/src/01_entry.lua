@@ -64,4 +64,8 @@ if cmd == 'put' or cmd == 'requeue' or cmd == 'pop' or cmd == 'complete' then
   else
     NOWS = sfmt('%.20f', now)
   end
+  -- These commands all write history: WHEN is NOWS up to its point, the
+  -- digits of floor(now) (as "%d" writes it for a time in its range, see
+  -- hist_push), for less than a format.
+  if now > 0 and now < 1e14 then WHEN = ssub(NOWS, 1, -22) end
 end
