@@ -85,7 +85,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.Targets = append(cfg.Targets, bench.Target{Name: "direct", Addr: f.redis, RedisAddrs: []string{f.redis}})
 	}
 	if f.router != "" {
-		cfg.Targets = append(cfg.Targets, bench.Target{Name: "router", Addr: f.router, RedisAddrs: f.shardAddrs})
+		cfg.Targets = append(cfg.Targets, bench.Target{Name: "router", Addr: f.router, RedisAddrs: f.shardAddrs, RouterAddrs: []string{f.router}})
 	}
 	if f.reference != "" {
 		if len(cfg.Targets) == 0 {

@@ -37,6 +37,11 @@ type Target struct {
 	// shard behind a router. Empty means "do not sample"; those fields stay
 	// zero. Sampling uses its own connections, never the clients'.
 	RedisAddrs []string
+	// RouterAddrs are routers running in processes of their own whose INFO
+	// cpu (the router process's CPU) is sampled around each timed phase,
+	// for Result.RouterCPUPerJob. Leave out routers running inside this
+	// process: their CPU is in Result.BenchCPUPerJob.
+	RouterAddrs []string
 	// Script, when set, replaces Config.Script for this target: another
 	// qless script measured beside ours in the same run (e.g. the reference
 	// qless-core script on a Redis of its own). It must take the same

@@ -44,6 +44,15 @@ type Result struct {
 	// EvalshaUsecPerCall is the mean time Redis spent in one EVALSHA (INFO
 	// commandstats), over the same calls.
 	EvalshaUsecPerCall float64 `json:"evalsha_usec_per_call"`
+	// RouterCPUPerJob is the CPU time of the Target.RouterAddrs processes
+	// (INFO cpu) during the timed part, divided by Jobs; zero when not
+	// sampled.
+	RouterCPUPerJob time.Duration `json:"router_cpu_per_job_ns,omitempty"`
+	// BenchCPUPerJob is this process's CPU time during the timed part,
+	// divided by Jobs: the load generator, plus any router running in this
+	// process (bench --local). On a machine shared by everything, the
+	// client, router and Redis CPU per job add up to what a job costs.
+	BenchCPUPerJob time.Duration `json:"bench_cpu_per_job_ns,omitempty"`
 
 	// Baseline names the target this result is compared with: the first
 	// target that ran the same phase at the same level. Empty for the
@@ -193,7 +202,7 @@ var commandOrder = []string{"put", "pop", "heartbeat", "complete"}
 func (r *Report) WriteText(w io.Writer) error {
 	results := compare(r.Results)
 	var cmds []string
-	var anyErr, anyCPU, anyBase bool
+	var anyErr, anyCPU, anyBase, anyRouterCPU, anyBenchCPU bool
 	baselines := map[string]bool{}
 	for _, c := range commandOrder {
 		for _, res := range results {
@@ -206,6 +215,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, res := range results {
 		anyErr = anyErr || res.Errors > 0
 		anyCPU = anyCPU || res.EvalshaCalls > 0 || res.RedisCPUPerJob > 0
+		anyRouterCPU = anyRouterCPU || res.RouterCPUPerJob > 0
+		anyBenchCPU = anyBenchCPU || res.BenchCPUPerJob > 0
 		if res.Baseline != "" {
 			anyBase = true
 			baselines[res.Baseline] = true
@@ -236,6 +247,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if anyCPU {
 		head = append(head, "redis cpu/job", "evalsha/job", "evalsha us/call")
+	}
+	if anyRouterCPU {
+		head = append(head, "router cpu/job")
+	}
+	if anyBenchCPU {
+		head = append(head, "bench cpu/job")
 	}
 	if anyBase {
 		name := "baseline"
@@ -269,6 +286,12 @@ func (r *Report) WriteText(w io.Writer) error {
 				row = append(row, "-", "-", "-")
 			}
 		}
+		if anyRouterCPU {
+			row = append(row, fmtCPU(res.RouterCPUPerJob))
+		}
+		if anyBenchCPU {
+			row = append(row, fmtCPU(res.BenchCPUPerJob))
+		}
 		if anyBase {
 			switch {
 			case res.Baseline == "":
@@ -296,6 +319,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// fmtCPU prints a CPU time per job, "-" when not measured.
+func fmtCPU(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmtDur(d)
 }
 
 // fmtVs prints a comparison with the baseline: "0.93x +120us".

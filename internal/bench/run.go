@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/qless-router/qless-router/internal/proccpu"
 )
 
 const (
@@ -59,7 +61,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.sha = scriptSHA(cfg.Script)
 
 	for _, t := range cfg.Targets {
-		for _, a := range t.RedisAddrs {
+		for _, a := range append(append([]string{}, t.RedisAddrs...), t.RouterAddrs...) {
 			if _, ok := r.samplers[a]; ok {
 				continue
 			}
@@ -386,12 +388,19 @@ func (r *runner) runPhase(ctx context.Context, ti int, t Target, phase string, c
 		return nil, fmt.Errorf("unknown phase %q", phase)
 	}
 
-	before, sampled := r.sample(ctx, t)
+	before, sampled := r.sample(ctx, t.Name, t.RedisAddrs)
+	rbefore, rsampled := r.sample(ctx, t.Name, t.RouterAddrs)
+	bu0, bs0, bok := proccpu.Used()
 	st := r.loop(ctx, ws, n, true, fn)
-	var delta redisStats
+	bu1, bs1, _ := proccpu.Used()
+	var delta, rdelta redisStats
 	if sampled {
-		after, ok := r.sample(ctx, t)
+		after, ok := r.sample(ctx, t.Name, t.RedisAddrs)
 		delta, sampled = after.sub(before), ok
+	}
+	if rsampled {
+		after, ok := r.sample(ctx, t.Name, t.RouterAddrs)
+		rdelta, rsampled = after.sub(rbefore), ok
 	}
 
 	res := &Result{
@@ -432,6 +441,15 @@ func (r *runner) runPhase(ctx context.Context, ti int, t Target, phase string, c
 		}
 	}
 
+	if st.done > 0 {
+		if rsampled {
+			res.RouterCPUPerJob = rdelta.cpu / time.Duration(st.done)
+		}
+		if bok {
+			res.BenchCPUPerJob = (bu1 + bs1 - bu0 - bs0) / time.Duration(st.done)
+		}
+	}
+
 	leftovers = phase == PhasePut || st.done < r.cfg.Jobs
 	var err error
 	switch {
@@ -446,15 +464,16 @@ func (r *runner) runPhase(ctx context.Context, ti int, t Target, phase string, c
 	return res, err
 }
 
-// sample sums INFO samples over the target's Redis servers. It reports false
-// (and logs why) when the target has none or one could not be read.
-func (r *runner) sample(ctx context.Context, t Target) (redisStats, bool) {
+// sample sums INFO samples over servers of a target (its Redis servers or
+// its routers). It reports false (and logs why) when there are none or one
+// could not be read.
+func (r *runner) sample(ctx context.Context, target string, addrs []string) (redisStats, bool) {
 	var sum redisStats
-	if len(t.RedisAddrs) == 0 {
+	if len(addrs) == 0 {
 		return sum, false
 	}
 	seen := map[string]bool{}
-	for _, a := range t.RedisAddrs {
+	for _, a := range addrs {
 		if seen[a] {
 			continue
 		}
@@ -463,7 +482,7 @@ func (r *runner) sample(ctx context.Context, t Target) (redisStats, bool) {
 		st, err := sampleRedis(sctx, r.samplers[a])
 		cancel()
 		if err != nil {
-			r.log.Warn("cannot sample redis; CPU figures left out", "target", t.Name, "redis", a, "err", err)
+			r.log.Warn("cannot sample INFO; CPU figures left out", "target", target, "addr", a, "err", err)
 			return sum, false
 		}
 		sum = sum.add(st)

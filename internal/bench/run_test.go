@@ -175,7 +175,9 @@ func TestRunQless(t *testing.T) {
 	srv := redistest.Start(t)
 	cfg := testConfig(lua.Script(),
 		Target{Name: "direct", Addr: srv.Addr, RedisAddrs: []string{srv.Addr}},
-		Target{Name: "again", Addr: srv.Addr, RedisAddrs: []string{srv.Addr}},
+		// A server sampled as a "router" (Redis answers INFO cpu as the
+		// router does) gives the router CPU column.
+		Target{Name: "again", Addr: srv.Addr, RedisAddrs: []string{srv.Addr}, RouterAddrs: []string{srv.Addr}},
 	)
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -187,6 +189,14 @@ func TestRunQless(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	checkReport(t, cfg, rep)
+	for _, res := range rep.Results {
+		if res.BenchCPUPerJob <= 0 {
+			t.Errorf("%s %s: BenchCPUPerJob = %v, want > 0", res.Target, res.Phase, res.BenchCPUPerJob)
+		}
+		if (res.RouterCPUPerJob > 0) != (res.Target == "again") {
+			t.Errorf("%s %s: RouterCPUPerJob = %v, want > 0 exactly for the target with RouterAddrs", res.Target, res.Phase, res.RouterCPUPerJob)
+		}
+	}
 
 	// Clean-up forgot the benchmark's queues and cancelled its waiting jobs.
 	c := newScriptConn(mustDial(t, srv.Addr), cfg.Script)

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/qless-router/qless-router/core"
+	"github.com/qless-router/qless-router/internal/proccpu"
 )
 
 func newCommandTable() map[string]*command {
@@ -568,6 +569,13 @@ func (s *Server) cmdInfo(w writer, ss *session, args [][]byte) action {
 		"uptime_in_days:"+strconv.FormatInt(uptime/86400, 10),
 	)
 	section("Clients", "connected_clients:"+strconv.Itoa(s.connectedClients()))
+	if user, sys, ok := proccpu.Used(); ok {
+		// The router process's own CPU, as Redis reports its own (a router
+		// embedded in another program counts that program's CPU too).
+		section("CPU",
+			"used_cpu_sys:"+strconv.FormatFloat(sys.Seconds(), 'f', 6, 64),
+			"used_cpu_user:"+strconv.FormatFloat(user.Seconds(), 'f', 6, 64))
+	}
 	section("Replication", "role:master", "connected_slaves:0")
 	cluster := []string{
 		"cluster_enabled:0",

@@ -241,7 +241,7 @@ func TestInfoSections(t *testing.T) {
 	s, _ := newDispatcher(t, nil)
 	ss := newSession(s, context.Background())
 	all, _ := one(t, s, ss, "INFO").(string)
-	for _, want := range []string{"# Server\r\n", "redis_version:7.0.15\r\n", "# Clients\r\n", "# Cluster\r\ncluster_enabled:0\r\n", "qless_ring_epoch:7\r\n"} {
+	for _, want := range []string{"# Server\r\n", "redis_version:7.0.15\r\n", "# Clients\r\n", "# CPU\r\nused_cpu_sys:", "# Cluster\r\ncluster_enabled:0\r\n", "qless_ring_epoch:7\r\n"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("INFO lacks %q:\n%s", want, all)
 		}

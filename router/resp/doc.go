@@ -72,7 +72,8 @@
 //	PING [msg], ECHO <msg>, QUIT
 //	SELECT 0                only database 0 exists
 //	CLIENT SETNAME|GETNAME|ID|INFO|SETINFO
-//	INFO [section...]       Server (redis_version:7.0.15), Clients,
+//	INFO [section...]       Server (redis_version:7.0.15), Clients, CPU
+//	                        (the router process's used_cpu_sys/user),
 //	                        Replication and a Cluster section
 //	                        (cluster_enabled:0, qless_router:1, the script
 //	                        SHA, dropped events, and the Backend's lines when
