@@ -13,15 +13,18 @@
 --   * everything is `local`: Redis 7 forbids globals and writes to built-in
 --     tables such as `table` or `string`.
 -- Where a job's cost goes (put, pop, heartbeat, complete with 8 jobs in
--- flight; Redis 7.0.15 under callgrind: ~756k instructions inside EVALSHA
--- per job): over half in its ~41 redis.call (each converts its arguments
+-- flight; Redis 7.0.15 under callgrind: ~722k instructions inside EVALSHA
+-- per job): over half in its 38 redis.call (each converts its arguments
 -- and reply, ~3.5k; a ZADD into a small listpack sorted set ~12k, as Redis
 -- prints the score with "%.17g" and re-reads its neighbours' with strtod;
 -- HMGET ~2.5k per field), ~10% fixed per call (the ARGV table, the Lua GC
--- step Redis runs every 50 scripts), ~6% string.format, the rest Lua. A call
+-- step Redis runs every 50 scripts), ~5% string.format, the rest Lua. A call
 -- or a field spared counts more than Lua statements: reads needed only when
--- a key exists are gated by one EXISTS that names each key 1, 2 or 4 times,
--- so that its count is a bit mask (pop, complete).
+-- a key exists are gated by one EXISTS that names each key 1, 2, 4 or 8
+-- times, so that its count is a bit mask (pop, complete). Among Lua costs:
+-- a string.format ~1.8k ("%d") to ~7k ("%.20f"), any C function call
+-- ~0.4k, a concatenation ~1k, a closure ~1k (with its share of the GC), a
+-- global or table lookup ~0.1-0.2k (paid by every call in this prelude).
 -- As a Redis 7 function library (FUNCTION LOAD, FCALL qless 0 <argv...>) the
 -- prelude and helpers run once at load (LIB is true there) and the entry
 -- and commands form the body of the registered function.
