@@ -30,12 +30,14 @@ func generalCases() []testCase {
 			})
 		}},
 		{"general/now_parsed_like_tonumber", func(h *H) {
-			// Whitespace, hex and exponents are accepted (spec 1.1).
+			// Whitespace, hex and exponents are accepted (spec 1.1), and
+			// so is text after a NUL byte (Lua's tonumber reads up to it).
 			h.put(" 7 ", "q", "a")
 			h.put("0x10", "q", "b")
 			h.put("1e3", "q", "c")
 			h.put("1000.75", "q", "d")
-			for jid, when := range map[string]int{"a": 7, "b": 16, "c": 1000, "d": 1000} {
+			h.put("9\x00junk", "q", "e")
+			for jid, when := range map[string]int{"a": 7, "b": 16, "c": 1000, "d": 1000, "e": 9} {
 				h.same(h.history(2000, jid), normJSON(h.t, arr{hist(when, "put", "q", "q")}), "history of %s", jid)
 			}
 		}},

@@ -33,9 +33,11 @@ end
 -- either end or the value is out of range (zero, infinite or nan), and such
 -- a time is formatted as Redis would format the number (%.17g). This saves
 -- a number-to-text conversion at every call that passes the time.
+-- (tonumber also reads text cut short by a NUL byte, "5\0x", which Redis
+-- would refuse.)
 NOWF = ARGV[2]
 if not (now > 0 and now < 1e15) or sbyte(NOWF, 1) <= 32
-  or sbyte(NOWF, -1) <= 32 then
+  or sbyte(NOWF, -1) <= 32 or sfind(NOWF, '\0', 1, true) then
   NOWF = sfmt('%.17g', now)
 end
 
