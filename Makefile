@@ -60,7 +60,7 @@ compose-down: ## Stop the docker-compose cluster and remove its containers, netw
 	$(COMPOSE) down -v
 
 chaos-short: images ## Short chaos run in Docker (about 2 minutes): kill routers and shards under load, check every job.
-	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -tags chaos -count=1 -timeout 10m -v -run 'TestChaos$$' ./chaos -chaos.profile=short
+	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -tags chaos -count=1 -timeout 10m -v -run 'TestVerify|TestChaos$$' ./chaos -chaos.profile=short
 
 chaos: images ## Long chaos run in Docker (several minutes, more kill rounds and jobs).
-	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -tags chaos -count=1 -timeout 40m -v -run 'TestChaos$$' ./chaos -chaos.profile=long
+	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -tags chaos -count=1 -timeout 40m -v -run 'TestVerify|TestChaos$$' ./chaos -chaos.profile=long

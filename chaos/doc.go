@@ -11,5 +11,3 @@
 // It is behind the build tag chaos: run it with `make chaos-short` or
 // `make chaos` (see docs/docker.md).
 package chaos
-
-import _ "github.com/testcontainers/testcontainers-go"

@@ -4,7 +4,8 @@
 #   qless-redis:dev   a shard: the system's redis-server (installed by
 #                     scripts/ensure-redis.sh when missing), its libraries and
 #                     the dynamic loader, FROM scratch
-# The build contexts are assembled in deploy/.build/ (git-ignored).
+# The build contexts are assembled in deploy/.build/ (git-ignored), with
+# qless.lua, the script the router image serves.
 # Environment: ROUTER_IMAGE, REDIS_IMAGE (image names), GO.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,9 @@ mkdir -p "$OUT/router" "$OUT/redis/rootfs"
 # Router: a static binary is all a scratch image needs.
 CGO_ENABLED=0 "$GO" build -trimpath -o "$OUT/router/qless-router" ./cmd/qless-router
 cp deploy/router/Dockerfile "$OUT/router/Dockerfile"
+# The qless script this router serves, for clients built from another tree
+# (the chaos suite loads exactly this text, so that its EVALSHA matches).
+"$OUT/router/qless-router" script >"$OUT/qless.lua"
 
 # Shard: copy a dynamically linked program with every library ldd lists and
 # the loader, each at the path the loader will look for it.

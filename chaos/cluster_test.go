@@ -1,0 +1,329 @@
+//go:build chaos
+
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/redis/rueidis"
+	"github.com/testcontainers/testcontainers-go"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
+)
+
+// clusterConfig describes the cluster a test starts.
+type clusterConfig struct {
+	RouterImage, RedisImage string
+	Shards, Routers         int
+	// Ready bounds each wait for a container to serve after a (re)start.
+	Ready time.Duration
+}
+
+// node is one container of the cluster: a shard or a router.
+type node struct {
+	Name string // shard-1, router-2: container name suffix and network alias
+	IP   string // fixed address on the cluster's network, kept across restarts
+	// Port is the host port (on 127.0.0.1) of its RESP side (6379 for a
+	// shard, 6380 for a router); HTTP is a router's dashboard port.
+	Port, HTTP int
+	ctr        *testcontainers.DockerContainer
+	shard      bool
+}
+
+// Addr is the host-side RESP address of the node.
+func (n *node) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.Port)) }
+
+// cluster is a qless-router cluster in containers on a network of its own:
+// shards run redis-server (AOF, appendfsync always) and keep their data on
+// the container's volume across kills; every node has a fixed address and
+// fixed host ports, so a restarted node is where it was.
+type cluster struct {
+	cfg     clusterConfig
+	net     *testcontainers.DockerNetwork
+	docker  *testcontainers.DockerClient
+	Shards  []*node
+	Routers []*node
+}
+
+// startCluster creates the network and starts every shard, then every
+// router, and waits until the routers see each other. Everything is removed
+// by t.Cleanup (Ryuk is disabled).
+func startCluster(ctx context.Context, t *testing.T, cfg clusterConfig) *cluster {
+	t.Helper()
+	dc, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		t.Fatalf("docker: %v", err)
+	}
+	t.Cleanup(func() { dc.Close() })
+	for _, img := range []string{cfg.RouterImage, cfg.RedisImage} {
+		if _, err := dc.ImageInspect(ctx, img); err != nil {
+			t.Fatalf("image %s: %v (build it with `make images`)", img, err)
+		}
+	}
+	c := &cluster{cfg: cfg, docker: dc}
+	prefix := c.createNetwork(ctx, t)
+	ports := freePorts(t, cfg.Shards+2*cfg.Routers)
+	for i := range cfg.Shards {
+		c.Shards = append(c.Shards, &node{Name: "shard-" + strconv.Itoa(i+1), IP: fmt.Sprintf("%s.%d", prefix, 11+i), Port: ports[i], shard: true})
+	}
+	for i := range cfg.Routers {
+		c.Routers = append(c.Routers, &node{Name: "router-" + strconv.Itoa(i+1), IP: fmt.Sprintf("%s.%d", prefix, 21+i),
+			Port: ports[cfg.Shards+2*i], HTTP: ports[cfg.Shards+2*i+1]})
+	}
+	for _, n := range c.Shards {
+		c.run(ctx, t, n, c.redisRequest(n))
+	}
+	for _, n := range c.Routers {
+		c.run(ctx, t, n, c.routerRequest(n))
+	}
+	for _, n := range c.all() {
+		if err := c.waitReady(ctx, n); err != nil {
+			t.Fatalf("%v\n%s", err, c.Logs(ctx, n, 40))
+		}
+	}
+	return c
+}
+
+// createNetwork makes a bridge network with a /24 of its own, trying a few
+// random ones in case one overlaps a network that exists. It returns the
+// first three octets.
+func (c *cluster) createNetwork(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	var lastErr error
+	for range 8 {
+		prefix := fmt.Sprintf("10.%d.%d", 200+rand.IntN(50), rand.IntN(256))
+		sub := netip.MustParsePrefix(prefix + ".0/24")
+		nw, err := tcnetwork.New(ctx, tcnetwork.WithIPAM(&network.IPAM{Config: []network.IPAMConfig{{Subnet: sub}}}))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		c.net = nw
+		t.Cleanup(func() {
+			if err := nw.Remove(context.Background()); err != nil {
+				t.Logf("remove network %s: %v", nw.Name, err)
+			}
+		})
+		return prefix
+	}
+	t.Fatalf("create a network: %v", lastErr)
+	return ""
+}
+
+func (c *cluster) redisRequest(n *node) testcontainers.ContainerRequest {
+	return testcontainers.ContainerRequest{
+		Image:        c.cfg.RedisImage,
+		ExposedPorts: []string{"6379/tcp"},
+		HostConfigModifier: func(hc *container.HostConfig) {
+			hc.PortBindings = loopbackBinding("6379/tcp", n.Port)
+		},
+	}
+}
+
+func (c *cluster) routerRequest(n *node) testcontainers.ContainerRequest {
+	cmd := []string{"serve", "--node-name=" + n.Name, "--gossip-addr=" + n.IP + ":7946",
+		"--resp-addr=:6380", "--http-addr=:8080", "--log-level=info"}
+	for _, o := range c.Routers {
+		if o != n {
+			cmd = append(cmd, "--join="+o.IP+":7946")
+		}
+	}
+	for _, s := range c.Shards {
+		cmd = append(cmd, "--shard="+s.Name+"=redis://"+s.Name+":6379")
+	}
+	return testcontainers.ContainerRequest{
+		Image:        c.cfg.RouterImage,
+		Cmd:          cmd,
+		ExposedPorts: []string{"6380/tcp", "8080/tcp"},
+		HostConfigModifier: func(hc *container.HostConfig) {
+			hc.PortBindings = loopbackBinding("6380/tcp", n.Port)
+			for p, b := range loopbackBinding("8080/tcp", n.HTTP) {
+				hc.PortBindings[p] = b
+			}
+		},
+	}
+}
+
+// run creates and starts n's container on the network at n's address.
+func (c *cluster) run(ctx context.Context, t *testing.T, n *node, req testcontainers.ContainerRequest) {
+	t.Helper()
+	req.Name = c.net.Name[:8] + "-" + n.Name
+	req.Networks = []string{c.net.Name}
+	req.NetworkAliases = map[string][]string{c.net.Name: {n.Name}}
+	ip := netip.MustParseAddr(n.IP)
+	req.EndpointSettingsModifier = func(eps map[string]*network.EndpointSettings) {
+		if ep := eps[c.net.Name]; ep != nil {
+			ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: ip}
+		}
+	}
+	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
+	testcontainers.CleanupContainer(t, ctr, testcontainers.StopTimeout(0))
+	if err != nil {
+		t.Fatalf("start %s: %v", n.Name, err)
+	}
+	n.ctr = ctr.(*testcontainers.DockerContainer)
+}
+
+func (c *cluster) all() []*node { return append(append([]*node(nil), c.Shards...), c.Routers...) }
+
+// Kill sends SIGKILL to n's container: no shutdown of any kind.
+func (c *cluster) Kill(ctx context.Context, n *node) error {
+	if _, err := c.docker.ContainerKill(ctx, n.ctr.GetContainerID(), client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+		return fmt.Errorf("kill %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// Start starts n's container again (same volume, address and ports) and
+// waits until it serves.
+func (c *cluster) Start(ctx context.Context, n *node) error {
+	if err := n.ctr.Start(ctx); err != nil {
+		return fmt.Errorf("start %s: %w", n.Name, err)
+	}
+	return c.waitReady(ctx, n)
+}
+
+// waitReady waits until a shard answers PING (not LOADING) or a router
+// answers PING and lists every router, within clusterConfig.Ready.
+func (c *cluster) waitReady(ctx context.Context, n *node) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Ready)
+	defer cancel()
+	var last error
+	for ctx.Err() == nil {
+		last = c.ready(ctx, n)
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s not ready after %v: %v", n.Name, c.cfg.Ready, last)
+}
+
+func (c *cluster) ready(ctx context.Context, n *node) error {
+	rc, err := dial(n.Addr())
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := rc.Do(ctx, rc.B().Ping().Build()).Error(); err != nil {
+		return err
+	}
+	if n.shard {
+		return nil
+	}
+	rows, err := rc.Do(ctx, rc.B().Arbitrary("QLESS.ROUTERS").Build()).ToArray()
+	if err != nil {
+		return err
+	}
+	if len(rows) != len(c.Routers) {
+		return fmt.Errorf("%s lists %d routers, want %d", n.Name, len(rows), len(c.Routers))
+	}
+	return nil
+}
+
+// Locate asks a router which shard owns queue.
+func (c *cluster) Locate(ctx context.Context, queue string) (string, error) {
+	var last error
+	for _, r := range c.Routers {
+		rc, err := dial(r.Addr())
+		if err != nil {
+			last = err
+			continue
+		}
+		s, err := rc.Do(ctx, rc.B().Arbitrary("QLESS.LOCATE").Args(queue).Build()).ToString()
+		rc.Close()
+		if err == nil {
+			return s, nil
+		}
+		last = err
+	}
+	return "", fmt.Errorf("locate %q: %w", queue, last)
+}
+
+// Shard returns the shard node of that name.
+func (c *cluster) Shard(name string) *node {
+	for _, s := range c.Shards {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// RouterAddrs are the host-side RESP addresses of the routers.
+func (c *cluster) RouterAddrs() []string {
+	out := make([]string, len(c.Routers))
+	for i, r := range c.Routers {
+		out[i] = r.Addr()
+	}
+	return out
+}
+
+// Logs returns the last lines of n's container log.
+func (c *cluster) Logs(ctx context.Context, n *node, lines int) string {
+	if n.ctr == nil {
+		return ""
+	}
+	rd, err := n.ctr.Logs(ctx)
+	if err != nil {
+		return fmt.Sprintf("(logs of %s: %v)", n.Name, err)
+	}
+	defer rd.Close()
+	b, _ := io.ReadAll(io.LimitReader(rd, 8<<20))
+	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return fmt.Sprintf("--- %s (last %d lines)\n%s", n.Name, len(all), strings.Join(all, "\n"))
+}
+
+// dial opens a plain connection (no retries, no cache) to a RESP address.
+func dial(addr string) (rueidis.Client, error) {
+	return rueidis.NewClient(rueidis.ClientOption{
+		InitAddress:       []string{addr},
+		DisableCache:      true,
+		DisableRetry:      true,
+		ForceSingleClient: true,
+		Dialer:            net.Dialer{Timeout: time.Second},
+		ConnWriteTimeout:  2 * time.Second,
+	})
+}
+
+func loopbackBinding(port string, hostPort int) network.PortMap {
+	return network.PortMap{network.MustParsePort(port): {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: strconv.Itoa(hostPort)}}}
+}
+
+// freePorts returns n distinct free TCP ports on 127.0.0.1.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var out []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	return out
+}
