@@ -123,6 +123,21 @@ func answersMissing(cmd string, reply core.Reply, err error) bool {
 type probe struct {
 	found bool
 	state string // job state; "" for a recurring template
+	// marker: the shard has the marker of a template leaving it
+	// (ql:x:rmove:<jid>), templates only.
+	marker bool
+}
+
+// probeTemplate asks one shard whether it holds the recurring template jid,
+// or the marker of its move to another shard, in one EXISTS that names the
+// marker twice (the count is a bit mask).
+func probeTemplate(ctx context.Context, s Shard, jid string) (probe, error) {
+	mk := "ql:x:rmove:" + jid
+	rep, err := s.Do(ctx, "EXISTS", "ql:r:"+jid, mk, mk)
+	if err != nil {
+		return probe{}, err
+	}
+	return probe{found: rep.Int%2 == 1, marker: rep.Int >= 2}, nil
 }
 
 // locate finds the shard holding jid (a job, or a recurring template when
@@ -133,16 +148,28 @@ type probe struct {
 // shard has it, the answer is the jid's home shard, so that the script's own
 // "does not exist" answer comes from exactly one shard; but if a shard did
 // not answer, the jid may be there, and locate fails naming that shard.
-// A found location is cached.
+// A template found nowhere but with move markers (in flight after a router
+// died mid-move) is delivered first, then looked for again. A found
+// location is cached.
 func (r *Router) locate(ctx context.Context, jid string, recur bool) (Shard, error) {
+	return r.locateOnce(ctx, jid, recur, true)
+}
+
+func (r *Router) locateOnce(ctx context.Context, jid string, recur, finish bool) (Shard, error) {
 	res, err := fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (probe, error) {
 		if recur {
-			rep, err := s.Do(ctx, "EXISTS", "ql:r:"+jid)
-			return probe{found: err == nil && rep.Int > 0}, err
+			return probeTemplate(ctx, s, jid)
 		}
 		rep, err := s.Do(ctx, "HGET", "ql:j:"+jid, "state")
 		return probe{found: err == nil && rep.Type == core.ReplyString, state: rep.Str}, err
 	})
+	if recur && finish {
+		if delivered, ferr := r.finishTemplateMoves(ctx, jid, res); ferr != nil {
+			return nil, ferr
+		} else if delivered {
+			return r.locateOnce(ctx, jid, recur, false)
+		}
+	}
 	var found []string
 	for _, n := range r.names {
 		if p, ok := res[n]; ok && p.found {

@@ -485,6 +485,43 @@ func (r *Router) finishMove(ctx context.Context, s Shard, jid string) (Shard, er
 	return dst, nil
 }
 
+// finishTemplateMoves delivers the moves of recurring template jid whose
+// markers the probes res found, when no shard holds the template itself
+// (it is in flight). It reports whether there was any to deliver.
+func (r *Router) finishTemplateMoves(ctx context.Context, jid string, res map[string]probe) (bool, error) {
+	var marked []string
+	for _, n := range r.names {
+		p := res[n]
+		if p.found {
+			return false, nil
+		}
+		if p.marker {
+			marked = append(marked, n)
+		}
+	}
+	for _, n := range marked {
+		if err := r.finishTemplateMove(ctx, r.shards[n], jid); err != nil {
+			return false, err
+		}
+	}
+	return len(marked) > 0, nil
+}
+
+// finishTemplateMove delivers the move of recurring template jid that
+// left s (its marker ql:x:rmove:<jid> is there, the template is not on any
+// shard yet): a router died between the export and the import.
+func (r *Router) finishTemplateMove(ctx context.Context, s Shard, jid string) error {
+	rep, err := s.Do(ctx, "HGET", "ql:x:rmove:"+jid, "intent")
+	if err != nil || rep.Type != core.ReplyString {
+		return err // (acknowledged meanwhile: nothing left to do)
+	}
+	text, err := s.CallArgs(ctx, "x.intent", r.clockNow(), rep.Str)
+	if err != nil || text.Type != core.ReplyString {
+		return err
+	}
+	return r.deliver(ctx, s, rep.Str, text.Str, false)
+}
+
 // internalCommand reports whether a command name is one of the internal
 // cross-shard commands (x.*), which the router never forwards for a client.
 func internalCommand(name string) bool { return len(name) > 2 && name[:2] == "x." }

@@ -360,18 +360,29 @@ func (r *Router) recurX(ctx context.Context, args []string, queue string) (core.
 		return r.byQueue(ctx, args, []string{queue})
 	}
 	jid, owner := args[3], r.owner(queue)
-	res, err := fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (bool, error) {
-		rep, err := s.Do(ctx, "EXISTS", "ql:r:"+jid)
-		return rep.Int > 0, err
-	})
+	probeAll := func() (map[string]probe, error) {
+		return fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (probe, error) {
+			return probeTemplate(ctx, s, jid)
+		})
+	}
+	res, err := probeAll()
 	if err != nil {
 		return core.Reply{}, err
 	}
-	if res[owner.Name()] {
+	// A template in flight (only its move markers are left) is delivered
+	// first, so that this recur replaces it where it lands.
+	if delivered, err := r.finishTemplateMoves(ctx, jid, res); err != nil {
+		return core.Reply{}, err
+	} else if delivered {
+		if res, err = probeAll(); err != nil {
+			return core.Reply{}, err
+		}
+	}
+	if res[owner.Name()].found {
 		return r.byQueue(ctx, args, []string{queue})
 	}
 	for _, n := range r.names {
-		if !res[n] {
+		if !res[n].found {
 			continue
 		}
 		reps, errs, err := r.moveTx(ctx, r.shards[n], owner, args[1], queue, "recur", jid, true, args)

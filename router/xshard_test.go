@@ -341,3 +341,120 @@ func TestResolveSurvivesACrash(t *testing.T) {
 		t.Errorf("%d intents left", n)
 	}
 }
+
+// A template in flight (the router died after recording the move of
+// recur.update queue) is not on any shard until a courier delivers it. A
+// `recur` of the same jid in that window makes a new template; the late
+// delivery must leave it alone rather than overwrite it with the old one.
+func TestTemplateRecurredWhileInFlight(t *testing.T) {
+	crash := true
+	x := startXCluster(t, func(step, id string, courier bool) error {
+		if crash && !courier && step == stepAfterIntent {
+			return errCrash
+		}
+		return nil
+	})
+	qa, qb, qc := x.queueOn("a", "ra"), x.queueOn("b", "rb"), x.queueOn("c", "rc")
+	x.must(x.r1, "recur", "10", qa, "t", "Old", `{"v":1}`, "interval", "60", "0")
+	if _, err := x.do(x.r1, "recur.update", "20", "t", "queue", qb); !errors.Is(err, errCrash) {
+		t.Fatalf("recur.update with the crash = %v, want the injected crash", err)
+	}
+	crash = false
+	x.must(x.r1, "recur", "30", qc, "t", "New", `{"v":2}`, "interval", "90", "0")
+	if _, err := x.r2.DeliverPending(context.Background()); err != nil {
+		t.Fatalf("DeliverPending: %v", err)
+	}
+	got := x.must(x.r2, "recur.get", "40", "t")
+	var tmpl struct {
+		Klass, Queue string
+		Interval     float64
+	}
+	if err := json.Unmarshal([]byte(got.Str), &tmpl); err != nil {
+		t.Fatalf("recur.get = %q: %v", got.Str, err)
+	}
+	if tmpl.Klass != "New" || tmpl.Queue != qc || tmpl.Interval != 90 {
+		t.Errorf("template after the late delivery = %+v, want the new one (New in %s, interval 90)", tmpl, qc)
+	}
+	// Exactly one queue schedules it, and only one shard holds it.
+	for _, q := range []string{qa, qb, qc} {
+		rep, err := x.do(x.r2, "jobs", "40", "recurring", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{}
+		if q == qc {
+			want = []string{"t"}
+		}
+		if !cmp.Equal(rep.Array, want) {
+			t.Errorf("jobs recurring %s = %q, want %q", q, rep.Array, want)
+		}
+	}
+	held := 0
+	for _, s := range x.shards {
+		rep, err := s.Do(context.Background(), "EXISTS", "ql:r:t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held += int(rep.Int)
+	}
+	if held != 1 || x.outboxes() != 0 {
+		t.Errorf("template held by %d shards, %d intents left; want 1 and 0", held, x.outboxes())
+	}
+}
+
+// The other recur commands meet a template in flight as if it had arrived:
+// the router delivers the move first. An unrecur in the window removes it
+// for good (no late delivery brings it back).
+func TestTemplateCommandsWhileInFlight(t *testing.T) {
+	for _, cmd := range []string{"recur.get", "recur.update", "recur.tag", "unrecur"} {
+		t.Run(cmd, func(t *testing.T) {
+			crash := true
+			x := startXCluster(t, func(step, id string, courier bool) error {
+				if crash && !courier && step == stepAfterIntent {
+					return errCrash
+				}
+				return nil
+			})
+			qa, qb := x.queueOn("a", "ra"), x.queueOn("b", "rb")
+			x.must(x.r1, "recur", "10", qa, "t", "K", `{}`, "interval", "60", "0")
+			if _, err := x.do(x.r1, "recur.update", "20", "t", "queue", qb); !errors.Is(err, errCrash) {
+				t.Fatalf("recur.update with the crash = %v, want the injected crash", err)
+			}
+			crash = false
+			args := map[string][]string{
+				"recur.get":    {"recur.get", "30", "t"},
+				"recur.update": {"recur.update", "30", "t", "klass", "K2"},
+				"recur.tag":    {"recur.tag", "30", "t", "x"},
+				"unrecur":      {"unrecur", "30", "t"},
+			}[cmd]
+			// Through the other router, whose cache knows nothing.
+			rep := x.must(x.r2, args...)
+			if cmd == "recur.get" && (rep.Type != core.ReplyString || !json.Valid([]byte(rep.Str))) {
+				t.Fatalf("recur.get in flight = %+v, want the template", rep)
+			}
+			if _, err := x.r2.DeliverPending(context.Background()); err != nil {
+				t.Fatalf("DeliverPending: %v", err)
+			}
+			got := x.must(x.r1, "recur.get", "40", "t")
+			if cmd == "unrecur" {
+				if got.Type != core.ReplyNil {
+					t.Errorf("recur.get after unrecur in flight = %+v, want nil", got)
+				}
+				return
+			}
+			var tmpl struct {
+				Klass, Queue string
+				Tags         json.RawMessage // (`{}` when empty)
+			}
+			if err := json.Unmarshal([]byte(got.Str), &tmpl); err != nil {
+				t.Fatalf("recur.get = %q: %v", got.Str, err)
+			}
+			if tmpl.Queue != qb || (cmd == "recur.update") != (tmpl.Klass == "K2") || (cmd == "recur.tag") != (string(tmpl.Tags) == `["x"]`) {
+				t.Errorf("template after %s in flight = %+v", cmd, tmpl)
+			}
+			if x.outboxes() != 0 {
+				t.Errorf("%d intents left", x.outboxes())
+			}
+		})
+	}
+}

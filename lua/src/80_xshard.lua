@@ -23,6 +23,10 @@
 --                queue, tags or worker field, so the commands that read
 --                those answer that the job does not exist, and the others
 --                that it is not running / is moving (10_jobs.lua).
+--   ql:x:rmove:<jid>  while a recurring template is leaving: hash intent
+--                (id), target (shard). The template itself is gone from
+--                here; a router that finds only this marker delivers the
+--                move before it answers a recur command of <jid>.
 --
 -- An intent is a JSON object: k ("move" or "resolve") and
 --   move:    jid, target (shard), kind ("job" or "recur"), queue, set (work, scheduled,
@@ -127,6 +131,7 @@ if string.sub(cmd, 1, 2) == 'x.' then
           it.kind = 'recur'
           it.hash = call('hgetall', rk)
           call('del', rk)
+          call('hset', 'ql:x:rmove:' .. jid, 'intent', id, 'target', target)
         else
           local key = 'ql:j:' .. jid
           it.kind = 'job'
@@ -245,9 +250,14 @@ if string.sub(cmd, 1, 2) == 'x.' then
     local reply = 'ok'
     if it.kind == 'recur' then
       local rk = 'ql:r:' .. jid
-      call('del', rk)
-      each_chunk(it.hash, function(...) call('hset', rk, ...) end)
-      call('zadd', qk .. '-' .. it.set, it.score, jid)
+      if call('exists', rk) == 1 then
+        -- A template of this jid was made here while this one was in
+        -- flight (templates have no tombstone): the newer one stays.
+        reply = 'exists'
+      else
+        each_chunk(it.hash, function(...) call('hset', rk, ...) end)
+        call('zadd', qk .. '-' .. it.set, it.score, jid)
+      end
     else
       local key = 'ql:j:' .. jid
       local st = call('hget', key, 'state')
@@ -300,7 +310,8 @@ if string.sub(cmd, 1, 2) == 'x.' then
   end
 
   -- x.ack now <id> <jid> [target dirttl]: the intent was applied: forget
-  -- it, and the job's tombstone if it is still this intent's. With <target>
+  -- it, and the job's tombstone (or the template's marker) if it is still
+  -- this intent's. With <target>
   -- and <dirttl> (this shard is the jid's home), the jid directory entry is
   -- pointed at <target> first.
   if cmd == 'x.ack' then
@@ -312,6 +323,8 @@ if string.sub(cmd, 1, 2) == 'x.' then
     local key = 'ql:j:' .. jid
     local f = call('hmget', key, 'state', 'x.intent')
     if f[1] == 'moving' and f[2] == id then call('del', key) end
+    local mk = 'ql:x:rmove:' .. jid
+    if call('hget', mk, 'intent') == id then call('del', mk) end
     return 1
   end
 
