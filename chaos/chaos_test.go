@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,6 +47,7 @@ func TestMain(m *testing.M) {
 // profile sizes a run.
 type profile struct {
 	load   loadConfig
+	burst  int           // jobs of each burst of moves
 	rounds int           // rounds of the fault sequence
 	down   time.Duration // how long a killed node stays down
 	settle time.Duration // pause between two faults
@@ -58,10 +62,10 @@ func profileNamed(name string) (profile, error) {
 	switch name {
 	case "short":
 		base.Jobs, base.PutInterval = 600, 110*time.Millisecond
-		return profile{load: base, rounds: 1, down: 3 * time.Second, settle: 3 * time.Second, drain: 90 * time.Second}, nil
+		return profile{load: base, burst: 150, rounds: 1, down: 3 * time.Second, settle: 3 * time.Second, drain: 90 * time.Second}, nil
 	case "long":
 		base.Jobs, base.PutInterval, base.Producers = 5000, 110*time.Millisecond, 4
-		return profile{load: base, rounds: 3, down: 5 * time.Second, settle: 6 * time.Second, drain: 3 * time.Minute}, nil
+		return profile{load: base, burst: 300, rounds: 3, down: 5 * time.Second, settle: 6 * time.Second, drain: 3 * time.Minute}, nil
 	}
 	return profile{}, fmt.Errorf("-chaos.profile=%q: want short or long", name)
 }
@@ -70,6 +74,9 @@ func profileNamed(name string) (profile, error) {
 type fault struct {
 	name  string
 	nodes []*node
+	// burst: kill, with nodes, the router of a mover that is moving jobs
+	// to another shard as fast as it can, once a quarter of them moved.
+	burst bool
 }
 
 // TestChaos starts a cluster, runs the load, kills routers and shards
@@ -97,8 +104,10 @@ func TestChaos(t *testing.T) {
 		}
 	})
 
-	queues, owner := pickQueues(ctx, t, cl, prof.load.RunID)
-	prof.load.Queues = queues
+	queues, owner := pickQueues(ctx, t, cl, prof.load.RunID, nil)
+	burst, _ := pickQueues(ctx, t, cl, prof.load.RunID+"-burst", owner)
+	burstSrc, burstDst := burst[0], burst[1]
+	prof.load.Queues, prof.load.AlsoServe = queues, []string{burstDst}
 	newC := func(name string) (*client.Client, error) {
 		cc := client.DefaultLocalConfig()
 		cc.Addrs = cl.RouterAddrs()
@@ -113,7 +122,7 @@ func TestChaos(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer setup.Close()
-	for _, q := range queues {
+	for _, q := range append(slices.Clone(queues), burst...) {
 		// Short locks, so that a job whose worker lost its router or shard
 		// runs again soon.
 		if err := setup.Queue(q).SetHeartbeat(ctx, 5*time.Second); err != nil {
@@ -136,15 +145,22 @@ func TestChaos(t *testing.T) {
 	var faults []fault
 	for r := range prof.rounds {
 		faults = append(faults,
-			fault{"router alone", []*node{cl.Routers[(1+r)%len(cl.Routers)]}},
-			fault{"shard alone", []*node{cl.Shard(owner[queues[r%len(queues)]])}},
-			fault{"router and a move target shard together", []*node{cl.Routers[r%len(cl.Routers)], hopTarget}},
+			fault{"router alone", []*node{cl.Routers[(1+r)%len(cl.Routers)]}, false},
+			fault{"shard alone", []*node{cl.Shard(owner[queues[r%len(queues)]])}, false},
+			fault{"router and a move target shard together", []*node{cl.Routers[r%len(cl.Routers)], hopTarget}, false},
+			fault{"a mover's router and its target shard, mid-burst", []*node{cl.Shard(owner[burstDst])}, true},
 		)
 	}
 	loadStart := time.Now()
 	for i, f := range faults {
 		if err := sleepCtx(ctx, prof.settle); err != nil {
 			t.Fatal(err)
+		}
+		var moverDone chan struct{}
+		if f.burst {
+			var mr *node
+			moverDone, mr = startBurst(ctx, t, cl, ld, newC, burstSrc, burstDst, prof.burst)
+			f.nodes = append([]*node{mr}, f.nodes...)
 		}
 		names := nodeNames(f.nodes)
 		t.Logf("%6.1fs fault %d/%d (%s): kill %v", time.Since(loadStart).Seconds(), i+1, len(faults), f.name, names)
@@ -162,6 +178,14 @@ func TestChaos(t *testing.T) {
 			}
 		}
 		t.Logf("%6.1fs fault %d/%d: %v back", time.Since(loadStart).Seconds(), i+1, len(faults), names)
+		if moverDone != nil {
+			select {
+			case <-moverDone:
+				t.Logf("%6.1fs fault %d/%d: burst moved", time.Since(loadStart).Seconds(), i+1, len(faults))
+			case <-time.After(2 * time.Minute):
+				t.Errorf("fault %d: the mover did not empty %s within 2 minutes", i+1, burstSrc)
+			}
+		}
 	}
 	var putErr error
 	select {
@@ -196,6 +220,41 @@ func TestChaos(t *testing.T) {
 		t.Error(p)
 	}
 	t.Logf("%d jobs, %d faults, total %v", prof.load.Jobs, len(faults), time.Since(start).Round(time.Second))
+}
+
+// startBurst puts n jobs into src and starts a mover that moves them to
+// dst (another shard) through one router; once a quarter of them moved it
+// returns that router, to be killed, and a channel closed when the mover is
+// done.
+func startBurst(ctx context.Context, t *testing.T, cl *cluster, ld *load, newC func(string) (*client.Client, error), src, dst string, n int) (chan struct{}, *node) {
+	t.Helper()
+	mc, err := newC(fmt.Sprintf("%s-mover-%d", ld.cfg.RunID, time.Now().UnixNano()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ld.burst(ctx, mc, src, dst, n); err != nil {
+		t.Fatalf("burst: %v", err)
+	}
+	var moved atomic.Int64
+	done := make(chan struct{})
+	mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	go func() {
+		defer close(done)
+		defer cancel()
+		defer mc.Close()
+		ld.mover(mctx, mc, src, 8, &moved)
+	}()
+	for deadline := time.Now().Add(30 * time.Second); moved.Load() < int64(n/4) && time.Now().Before(deadline); {
+		_ = sleepCtx(ctx, 5*time.Millisecond)
+	}
+	cur := mc.Current()
+	for _, r := range cl.Routers {
+		if r.Addr() == cur {
+			return done, r
+		}
+	}
+	t.Fatalf("the mover's router %q is none of %v", cur, cl.RouterAddrs())
+	return nil, nil
 }
 
 // drain polls the shards until the verdict has no problem, or until bound;
@@ -234,11 +293,13 @@ func drain(ctx context.Context, cl *cluster, ld *load, owner map[string]string, 
 
 // pickQueues finds one queue name per shard (each owned by a different
 // shard, as the routers place them), so that every hop between two of them
-// is a cross-shard move.
-func pickQueues(ctx context.Context, t *testing.T, cl *cluster, prefix string) ([]string, map[string]string) {
+// is a cross-shard move. It adds their owners to owner (nil: a new map).
+func pickQueues(ctx context.Context, t *testing.T, cl *cluster, prefix string, owner map[string]string) ([]string, map[string]string) {
 	t.Helper()
 	byShard := map[string]string{}
-	owner := map[string]string{}
+	if owner == nil {
+		owner = map[string]string{}
+	}
 	var queues []string
 	for i := 0; i < 200 && len(queues) < len(cl.Shards); i++ {
 		q := fmt.Sprintf("%s-q%d", prefix, i)
@@ -254,7 +315,11 @@ func pickQueues(ctx context.Context, t *testing.T, cl *cluster, prefix string) (
 	if len(queues) < len(cl.Shards) {
 		t.Fatalf("found queues on %d shards only: %v", len(queues), owner)
 	}
-	t.Logf("queues and their shards: %v", owner)
+	placed := make([]string, len(queues))
+	for i, q := range queues {
+		placed[i] = q + " on " + owner[q]
+	}
+	t.Logf("queues: %s", strings.Join(placed, ", "))
 	return queues, owner
 }
 

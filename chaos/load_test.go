@@ -103,8 +103,10 @@ func (l *ledger) snapshot() map[string]record {
 
 // loadConfig shapes the load.
 type loadConfig struct {
-	RunID       string
-	Queues      []string // one per shard, each on a different shard
+	RunID  string
+	Queues []string // one per shard, each on a different shard
+	// AlsoServe are more queues the workers pop from (the burst's targets).
+	AlsoServe   []string
 	Jobs        int
 	PutInterval time.Duration // between two puts of one producer
 	Producers   int
@@ -236,7 +238,7 @@ func (l *load) startWorkers(ctx context.Context) (stop func() error, err error) 
 		}
 		clients = append(clients, c)
 		wc := worker.DefaultLocalConfig()
-		wc.Queues = slices.Clone(l.cfg.Queues)
+		wc.Queues = slices.Concat(l.cfg.Queues, l.cfg.AlsoServe)
 		wc.Reserver = worker.RoundRobin()
 		wc.Concurrency = l.cfg.Concurrency
 		wc.Interval = 100 * time.Millisecond
@@ -321,4 +323,61 @@ func (l *load) workerStats() worker.Stats {
 		s.Retried += ws.Retried
 	}
 	return s
+}
+
+// burst puts n jobs of route [src, dst]. No worker serves src: the mover
+// does.
+func (l *load) burst(ctx context.Context, c *client.Client, src, dst string, n int) error {
+	for i := range n {
+		jid := fmt.Sprintf("%s-burst-%s-%04d", l.cfg.RunID, src, i)
+		route := []string{src, dst}
+		l.led.add(jid, route)
+		if err := l.put(ctx, c, jid, route); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mover pops the jobs of src and completes each into the next queue of its
+// route (another shard's), with conc calls in flight, as fast as it can,
+// until src holds no job (none waiting, running or scheduled) or ctx ends.
+// moved counts the moves that answered.
+func (l *load) mover(ctx context.Context, c *client.Client, src string, conc int, moved *atomic.Int64) {
+	q := c.Queue(src)
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				j, err := q.Pop(ctx)
+				if err != nil || j == nil {
+					if err == nil {
+						if n, err := q.Counts(ctx); err == nil && n.Waiting+n.Running+n.Scheduled == 0 {
+							return
+						}
+					}
+					_ = sleepCtx(ctx, 100*time.Millisecond)
+					continue
+				}
+				l.led.ran(j.JID, src)
+				var d jobData
+				next, ok := "", false
+				if err := j.Decode(&d); err == nil {
+					next, ok = d.next(src)
+				}
+				if !ok || next == "" {
+					l.led.anomaly("burst job %s in %s: data %q", j.JID, src, j.Data)
+					continue
+				}
+				if _, err := j.Complete(ctx, client.WithNext(next)); err != nil {
+					l.setErrs.Add(1) // the lock expires and the job is popped again
+					continue
+				}
+				moved.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
 }
