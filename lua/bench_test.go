@@ -105,7 +105,7 @@ func loadLibrary(ctx context.Context, c rueidis.Client) (caller, string, error) 
 		return nil, "", err
 	}
 	return func(ctx context.Context, args ...string) rueidis.RedisResult {
-		return c.Do(ctx, c.B().Fcall().Function(FunctionName).Numkeys(0).Arg(args...).Build())
+		return c.Do(ctx, c.B().Fcall().Function(FunctionName()).Numkeys(0).Arg(args...).Build())
 	}, "fcall", nil
 }
 

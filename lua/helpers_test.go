@@ -55,8 +55,8 @@ func newQless(t testing.TB, lib bool) *qless {
 		if err != nil {
 			t.Fatalf("FUNCTION LOAD: %v", err)
 		}
-		if name != LibraryName {
-			t.Fatalf("FUNCTION LOAD = %s, want %s", name, LibraryName)
+		if name != FunctionName() {
+			t.Fatalf("FUNCTION LOAD = %s, want %s", name, FunctionName())
 		}
 		return q
 	}
@@ -78,7 +78,7 @@ func (q *qless) eval(args ...string) rueidis.RedisResult {
 // evalKeys is eval with keys, which the script must refuse.
 func (q *qless) evalKeys(keys []string, args ...string) rueidis.RedisResult {
 	if q.lib {
-		return q.c.Do(context.Background(), q.c.B().Fcall().Function(FunctionName).
+		return q.c.Do(context.Background(), q.c.B().Fcall().Function(FunctionName()).
 			Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
 	}
 	return q.c.Do(context.Background(), q.c.B().Evalsha().Sha1(SHA()).

@@ -54,9 +54,9 @@ func TestAssembly(t *testing.T) {
 		t.Fatalf("Script() does not start with the prelude")
 	}
 	lib := Library()
-	if !strings.HasPrefix(lib, "#!lua name="+LibraryName+"\n") ||
+	if !strings.HasPrefix(lib, "#!lua name="+FunctionName()+"\n") ||
 		!strings.Contains(lib, "local LIB = true\n") || strings.Contains(lib, "local LIB = false") ||
-		!strings.HasSuffix(lib, "redis.register_function('"+FunctionName+"', qless)\n") {
+		!strings.HasSuffix(lib, "redis.register_function('"+FunctionName()+"', qless)\n") {
 		t.Fatalf("Library() is not the library form of the modules")
 	}
 	if Library() != lib || Script() != b.String() {

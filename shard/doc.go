@@ -3,8 +3,12 @@
 // running the project's qless script.
 //
 // A Shard wraps one rueidis client. It loads the script (package lua) when
-// it connects, runs qless commands with EVALSHA (falling back to EVAL when
-// the server has lost its script cache), forwards the few raw read-only
+// it connects, and with Config.Functions (the default) the same script as a
+// Redis 7 function library too. It runs qless commands with FCALL of the
+// library (reloading it when the server lost it, and giving errors the
+// script's exact texts), or with EVALSHA (falling back to EVAL when the
+// server has lost its script cache) where the server does not take
+// functions; the cross-shard transactions use EVALSHA. It forwards the few raw read-only
 // commands qless clients issue, publishes and subscribes to the shard's
 // `ql:*` channels, and watches the shard's health with a periodic PING.
 //

@@ -14,10 +14,10 @@ import (
 )
 
 // qlessShard returns a started Shard running the project's real qless
-// script (package lua).
+// script (package lua), through its function library as in production.
 func qlessShard(t *testing.T) *Shard {
 	t.Helper()
-	s := testShard(t, redistest.Start(t).Addr)
+	s := testShard(t, redistest.Start(t).Addr, func(c *Config) { c.Functions = true })
 	s.script, s.sha = lua.Script(), lua.SHA()
 	if err := s.Start(ctx(t)); err != nil {
 		t.Fatalf("Start: %v", err)

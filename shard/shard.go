@@ -30,6 +30,14 @@ type Shard struct {
 	script string
 	sha    string
 	lua    *rueidis.Lua
+	// library and fn are lua.Library() and lua.FunctionName() (tests may
+	// replace them too); useFn tells whether calls go through FCALL of fn
+	// (Config.Functions, and the server took the library).
+	library string
+	fn      string
+	useFn   atomic.Bool
+	// fnRefused: the server refused the library once (logged once).
+	fnRefused atomic.Bool
 
 	client atomic.Pointer[clientBox] // nil until connected
 
@@ -68,14 +76,16 @@ func New(cfg Config) (*Shard, error) {
 		clock = core.RealClock()
 	}
 	s := &Shard{
-		name:   cfg.Name,
-		cfg:    cfg,
-		opt:    opt,
-		log:    logger.With("component", "shard", "shard", cfg.Name),
-		clock:  clock,
-		script: lua.Script(),
-		sha:    lua.SHA(),
-		done:   make(chan struct{}),
+		name:    cfg.Name,
+		cfg:     cfg,
+		opt:     opt,
+		log:     logger.With("component", "shard", "shard", cfg.Name),
+		clock:   clock,
+		script:  lua.Script(),
+		sha:     lua.SHA(),
+		library: lua.Library(),
+		fn:      lua.FunctionName(),
+		done:    make(chan struct{}),
 	}
 	return s, nil
 }
@@ -165,7 +175,39 @@ func (s *Shard) connect(ctx context.Context) error {
 		s.setHealth(err)
 		return err
 	}
+	if s.cfg.Functions {
+		if err := s.loadLibrary(ctx); err != nil {
+			s.setHealth(err)
+			return err
+		}
+	}
 	s.setHealth(nil)
+	return nil
+}
+
+// loadLibrary loads the function library (FUNCTION LOAD; one already there
+// under its versioned name is the same code) and turns FCALL on, or off
+// when the server cannot take it: Redis before 7, or an ACL that forbids
+// FUNCTION. Only a connection failure is an error.
+func (s *Shard) loadLibrary(ctx context.Context) error {
+	c, err := s.getClient()
+	if err != nil {
+		return err
+	}
+	_, err, down := s.classify(c.Do(ctx, c.B().FunctionLoad().FunctionCode(s.library).Build()))
+	var se *core.ScriptError
+	switch {
+	case err == nil || errors.As(err, &se) && strings.Contains(se.Text, "already exists"):
+		if !s.useFn.Swap(true) {
+			s.log.Debug("calling the qless function library", "function", s.fn)
+		}
+		return nil
+	case down || !errors.As(err, &se):
+		return err
+	}
+	if s.useFn.Swap(false) || !s.fnRefused.Swap(true) {
+		s.log.Info("shard does not take the qless function library; calling the script", "err", se.Text)
+	}
 	return nil
 }
 
@@ -261,7 +303,35 @@ func (s *Shard) CallArgs(ctx context.Context, argv ...string) (core.Reply, error
 	if err != nil {
 		return core.Reply{}, err
 	}
+	if s.useFn.Load() {
+		return s.callFunction(ctx, c, argv)
+	}
 	return s.result(s.lua.Exec(ctx, c, nil, argv))
+}
+
+// callFunction is CallArgs through FCALL of the function library: a server
+// that lost it (restarted empty, FUNCTION FLUSH) gets it again and the call
+// is sent once more; errors read as the script's.
+func (s *Shard) callFunction(ctx context.Context, c rueidis.Client, argv []string) (core.Reply, error) {
+	call := func() rueidis.RedisResult {
+		return c.Do(ctx, c.B().Fcall().Function(s.fn).Numkeys(0).Arg(argv...).Build())
+	}
+	res := call()
+	if re, ok := rueidis.IsRedisErr(res.Error()); ok && lua.IsNoFunction(re.Error()) {
+		if err := s.loadLibrary(ctx); err != nil {
+			return core.Reply{}, err
+		}
+		if !s.useFn.Load() {
+			return s.result(s.lua.Exec(ctx, c, nil, argv))
+		}
+		res = call()
+	}
+	reply, err := s.result(res)
+	var se *core.ScriptError
+	if errors.As(err, &se) {
+		err = parseScriptError(lua.FromLibraryError(se.Text))
+	}
+	return reply, err
 }
 
 // result classifies a result and feeds connection failures to the health

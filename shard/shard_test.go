@@ -63,6 +63,7 @@ func testShard(t *testing.T, addr string, tweak ...func(*Config)) *Shard {
 	cfg := DefaultLocalConfig()
 	cfg.Name = "s1"
 	cfg.URL = "redis://" + addr
+	cfg.Functions = false // (fakeScript has no library form; qlessShard turns it on)
 	for _, f := range tweak {
 		f(&cfg)
 	}

@@ -24,6 +24,10 @@ func TestScriptPrintsAssembledScript(t *testing.T) {
 	if got := strings.TrimSpace(out.String()); got != lua.SHA() {
 		t.Fatalf("script --sha = %q, want %q", got, lua.SHA())
 	}
+	out.Reset()
+	if err := run(context.Background(), []string{"script", "--library"}, &out, &errOut); err != nil || out.String() != lua.Library() {
+		t.Fatalf("script --library printed %d bytes (%v), want the %d of lua.Library()", out.Len(), err, len(lua.Library()))
+	}
 }
 
 func TestUnknownSubcommand(t *testing.T) {

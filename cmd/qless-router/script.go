@@ -11,8 +11,9 @@ import (
 func runScript(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("script", stderr)
 	sha := fs.Bool("sha", false, "print the script's SHA-1 instead of its text")
+	library := fs.Bool("library", false, "print the same script as the Redis 7 function library routers load (FUNCTION LOAD; FCALL "+lua.FunctionName()+" 0 <command> <now> <args...>)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: qless-router script [--sha]\n\nPrints the exact qless Lua script that shards run. Load it into any Redis\n(redis-cli SCRIPT LOAD \"$(qless-router script)\") and any qless client can use it.")
+		fmt.Fprintln(stderr, "usage: qless-router script [--sha | --library]\n\nPrints the exact qless Lua script that shards run. Load it into any Redis\n(redis-cli SCRIPT LOAD \"$(qless-router script)\") and any qless client can use it.")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -20,6 +21,10 @@ func runScript(_ context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *sha {
 		_, err := fmt.Fprintln(stdout, lua.SHA())
+		return err
+	}
+	if *library {
+		_, err := io.WriteString(stdout, lua.Library())
 		return err
 	}
 	_, err := io.WriteString(stdout, lua.Script())

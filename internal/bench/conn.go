@@ -87,8 +87,8 @@ func nowArg(t time.Time) string {
 // redisStats is what one INFO sample of a Redis server gives.
 type redisStats struct {
 	cpu          time.Duration // used_cpu_user + used_cpu_sys
-	evalshaCalls int64         // cmdstat_evalsha calls
-	evalshaUsec  int64         // cmdstat_evalsha usec
+	evalshaCalls int64         // cmdstat_evalsha + cmdstat_fcall calls
+	evalshaUsec  int64         // cmdstat_evalsha + cmdstat_fcall usec
 }
 
 func (s redisStats) sub(o redisStats) redisStats {
@@ -136,14 +136,16 @@ func parseInfo(text string) (redisStats, error) {
 			} else {
 				sawSys = true
 			}
-		case "cmdstat_evalsha":
+		case "cmdstat_evalsha", "cmdstat_fcall":
+			// (a router may call the script as a function: both count)
 			for _, kv := range strings.Split(val, ",") {
 				k, v, _ := strings.Cut(kv, "=")
+				n, _ := strconv.ParseInt(v, 10, 64)
 				switch k {
 				case "calls":
-					st.evalshaCalls, _ = strconv.ParseInt(v, 10, 64)
+					st.evalshaCalls += n
 				case "usec":
-					st.evalshaUsec, _ = strconv.ParseInt(v, 10, 64)
+					st.evalshaUsec += n
 				}
 			}
 		}

@@ -12,12 +12,14 @@ func TestParseInfo(t *testing.T) {
 	text := "# CPU\r\nused_cpu_sys:1.250000\r\nused_cpu_user:0.500001\r\nused_cpu_sys_children:9.000000\r\n" +
 		"used_cpu_user_children:9.000000\r\nused_cpu_sys_main_thread:7.0\r\n\r\n# Commandstats\r\n" +
 		"cmdstat_evalsha:calls=1200,usec=36000,usec_per_call=30.00,rejected_calls=0,failed_calls=3\r\n" +
-		"cmdstat_info:calls=4,usec=100,usec_per_call=25.00,rejected_calls=0,failed_calls=0\r\n"
+		"cmdstat_info:calls=4,usec=100,usec_per_call=25.00,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_fcall:calls=800,usec=20000,usec_per_call=25.00,rejected_calls=0,failed_calls=0\r\n"
 	got, err := parseInfo(text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := redisStats{cpu: 1750001 * time.Microsecond, evalshaCalls: 1200, evalshaUsec: 36000}
+	// EVALSHA and FCALL (a router calling the function library) both count.
+	want := redisStats{cpu: 1750001 * time.Microsecond, evalshaCalls: 2000, evalshaUsec: 56000}
 	if got != want {
 		t.Errorf("parseInfo = %+v, want %+v", got, want)
 	}

@@ -37,12 +37,13 @@ type Result struct {
 	// It includes whatever else those servers did meanwhile. Zero when not
 	// sampled.
 	RedisCPUPerJob time.Duration `json:"redis_cpu_per_job_ns"`
-	// EvalshaCalls is the number of EVALSHA calls the RedisAddrs served
-	// during the timed part: behind a router, more than the clients sent
-	// shows the router's extra calls.
+	// EvalshaCalls is the number of script calls (EVALSHA, or FCALL of the
+	// function library a router may use) the RedisAddrs served during the
+	// timed part: behind a router, more than the clients sent shows the
+	// router's extra calls.
 	EvalshaCalls int64 `json:"evalsha_calls"`
-	// EvalshaUsecPerCall is the mean time Redis spent in one EVALSHA (INFO
-	// commandstats), over the same calls.
+	// EvalshaUsecPerCall is the mean time Redis spent in one script call
+	// (INFO commandstats), over the same calls.
 	EvalshaUsecPerCall float64 `json:"evalsha_usec_per_call"`
 	// RouterCPUPerJob is the CPU time of the Target.RouterAddrs processes
 	// (INFO cpu) during the timed part, divided by Jobs; zero when not
@@ -246,7 +247,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		head = append(head, c+" p50/p99")
 	}
 	if anyCPU {
-		head = append(head, "redis cpu/job", "evalsha/job", "evalsha us/call")
+		head = append(head, "redis cpu/job", "script calls/job", "us/call")
 	}
 	if anyRouterCPU {
 		head = append(head, "router cpu/job")
