@@ -75,8 +75,10 @@ type fault struct {
 	name  string
 	nodes []*node
 	// burst: kill, with nodes, the router of a mover that is moving jobs
-	// to another shard as fast as it can, once a quarter of them moved.
-	burst bool
+	// from src to dst (another shard) as fast as it can, once a quarter of
+	// them moved.
+	burst    bool
+	src, dst string
 }
 
 // TestChaos starts a cluster, runs the load, kills routers and shards
@@ -105,9 +107,18 @@ func TestChaos(t *testing.T) {
 	})
 
 	queues, owner := pickQueues(ctx, t, cl, prof.load.RunID, nil)
-	burst, _ := pickQueues(ctx, t, cl, prof.load.RunID+"-burst", owner)
-	burstSrc, burstDst := burst[0], burst[1]
-	prof.load.Queues, prof.load.AlsoServe = queues, []string{burstDst}
+	// Each round's burst has queues of its own (no worker serves a burst's
+	// source), its target shard rotating.
+	type pair struct{ src, dst string }
+	var bursts []pair
+	all := slices.Clone(queues)
+	for r := range prof.rounds {
+		bq, _ := pickQueues(ctx, t, cl, fmt.Sprintf("%s-burst%d", prof.load.RunID, r), owner)
+		bursts = append(bursts, pair{bq[r%len(bq)], bq[(r+1)%len(bq)]})
+		prof.load.AlsoServe = append(prof.load.AlsoServe, bursts[r].dst)
+		all = append(all, bursts[r].src, bursts[r].dst)
+	}
+	prof.load.Queues = queues
 	newC := func(name string) (*client.Client, error) {
 		cc := client.DefaultLocalConfig()
 		cc.Addrs = cl.RouterAddrs()
@@ -122,7 +133,7 @@ func TestChaos(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer setup.Close()
-	for _, q := range append(slices.Clone(queues), burst...) {
+	for _, q := range all {
 		// Short locks, so that a job whose worker lost its router or shard
 		// runs again soon.
 		if err := setup.Queue(q).SetHeartbeat(ctx, 5*time.Second); err != nil {
@@ -145,10 +156,11 @@ func TestChaos(t *testing.T) {
 	var faults []fault
 	for r := range prof.rounds {
 		faults = append(faults,
-			fault{"router alone", []*node{cl.Routers[(1+r)%len(cl.Routers)]}, false},
-			fault{"shard alone", []*node{cl.Shard(owner[queues[r%len(queues)]])}, false},
-			fault{"router and a move target shard together", []*node{cl.Routers[r%len(cl.Routers)], hopTarget}, false},
-			fault{"a mover's router and its target shard, mid-burst", []*node{cl.Shard(owner[burstDst])}, true},
+			fault{name: "router alone", nodes: []*node{cl.Routers[(1+r)%len(cl.Routers)]}},
+			fault{name: "shard alone", nodes: []*node{cl.Shard(owner[queues[r%len(queues)]])}},
+			fault{name: "router and a move target shard together", nodes: []*node{cl.Routers[r%len(cl.Routers)], hopTarget}},
+			fault{name: "a mover's router and its target shard, mid-burst", nodes: []*node{cl.Shard(owner[bursts[r].dst])},
+				burst: true, src: bursts[r].src, dst: bursts[r].dst},
 		)
 	}
 	loadStart := time.Now()
@@ -159,7 +171,7 @@ func TestChaos(t *testing.T) {
 		var moverDone chan struct{}
 		if f.burst {
 			var mr *node
-			moverDone, mr = startBurst(ctx, t, cl, ld, newC, burstSrc, burstDst, prof.burst)
+			moverDone, mr = startBurst(ctx, t, cl, ld, newC, f.src, f.dst, prof.burst)
 			f.nodes = append([]*node{mr}, f.nodes...)
 		}
 		names := nodeNames(f.nodes)
@@ -183,7 +195,7 @@ func TestChaos(t *testing.T) {
 			case <-moverDone:
 				t.Logf("%6.1fs fault %d/%d: burst moved", time.Since(loadStart).Seconds(), i+1, len(faults))
 			case <-time.After(2 * time.Minute):
-				t.Errorf("fault %d: the mover did not empty %s within 2 minutes", i+1, burstSrc)
+				t.Errorf("fault %d: the mover did not empty %s within 2 minutes", i+1, f.src)
 			}
 		}
 	}

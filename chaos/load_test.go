@@ -225,7 +225,8 @@ func (l *load) put(ctx context.Context, c *client.Client, jid string, route []st
 	return fmt.Errorf("put %s not confirmed within %v: %w", jid, l.cfg.PutPatience, last)
 }
 
-// startWorkers starts the workers; stop stops them and waits, bounded.
+// startWorkers starts the workers; stop (idempotent) stops them and waits,
+// bounded.
 func (l *load) startWorkers(ctx context.Context) (stop func() error, err error) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -259,7 +260,7 @@ func (l *load) startWorkers(ctx context.Context) (stop func() error, err error) 
 			}
 		}()
 	}
-	return func() error {
+	stopAll := func() error {
 		for _, w := range l.workers {
 			w.Stop()
 		}
@@ -276,6 +277,12 @@ func (l *load) startWorkers(ctx context.Context) (stop func() error, err error) 
 		mu.Lock()
 		defer mu.Unlock()
 		return errors.Join(runErrs...)
+	}
+	var once sync.Once
+	var stopErr error
+	return func() error {
+		once.Do(func() { stopErr = stopAll() })
+		return stopErr
 	}, nil
 }
 
