@@ -114,7 +114,10 @@ func TestChaos(t *testing.T) {
 	all := slices.Clone(queues)
 	for r := range prof.rounds {
 		bq, _ := pickQueues(ctx, t, cl, fmt.Sprintf("%s-burst%d", prof.load.RunID, r), owner)
-		bursts = append(bursts, pair{bq[r%len(bq)], bq[(r+1)%len(bq)]})
+		// bq has one queue per shard: the target is shard r+1's, the source
+		// the next shard's.
+		d := slices.IndexFunc(bq, func(q string) bool { return owner[q] == cl.Shards[r%len(cl.Shards)].Name })
+		bursts = append(bursts, pair{bq[(d+1)%len(bq)], bq[d]})
 		prof.load.AlsoServe = append(prof.load.AlsoServe, bursts[r].dst)
 		all = append(all, bursts[r].src, bursts[r].dst)
 	}
