@@ -55,7 +55,10 @@ type Worker struct {
 	reserved int              // guarded by mu; slots held by pops in flight
 	changed  chan struct{}    // guarded by mu; closed and replaced at a control change or a freed slot
 	stopCh   chan struct{}    // closed by Stop
-	wg       sync.WaitGroup   // running tasks
+	// fetched is closed once Run's fetchers have returned: no pop is in
+	// flight any more (see giveBack).
+	fetched chan struct{}
+	wg      sync.WaitGroup // running tasks
 }
 
 // New returns a worker that pops through c, under c's worker name
@@ -76,6 +79,7 @@ func New(c *client.Client, cfg Config) (*Worker, error) {
 		name:    c.WorkerName(),
 		tasks:   make(map[string]*task),
 		stopCh:  make(chan struct{}),
+		fetched: make(chan struct{}),
 		changed: make(chan struct{}),
 	}
 	w.log = cfg.Logger.With("component", "worker", "worker", w.name)
@@ -300,6 +304,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		fetchers.Go(func() { w.fetchLoop(fetchCtx, context.WithoutCancel(ctx)) })
 	}
 	fetchers.Wait()
+	close(w.fetched)
 	if w.isDraining() {
 		w.log.Info("draining: waiting for running jobs", "jobs", len(w.Running()))
 	}
@@ -513,17 +518,20 @@ func (w *Worker) settle(t *task, err error) {
 	defer cancel()
 	var serr error
 	switch {
-	case errors.Is(cause, client.ErrLockLost):
-		w.stats.lockLost.Add(1)
-		log.Warn("job lost its lock; dropped", "cause", cause, "error", err, "elapsed", elapsed)
-		return
 	case errors.Is(err, ErrSettled):
+		// (Checked first: a heartbeat that lands after the handler's own
+		// Complete is refused, which cancels the task as if the lock were
+		// lost, but the job went where the handler sent it.)
 		w.stats.settled.Add(1)
 		var re *RetriedError
 		if errors.As(err, &re) {
 			w.stats.retried.Add(1)
 		}
 		log.Info("job settled by its handler", "outcome", err, "elapsed", elapsed)
+		return
+	case errors.Is(cause, client.ErrLockLost):
+		w.stats.lockLost.Add(1)
+		log.Warn("job lost its lock; dropped", "cause", cause, "error", err, "elapsed", elapsed)
 		return
 	case errors.Is(cause, ErrKilled):
 		w.stats.killed.Add(1)
@@ -537,6 +545,13 @@ func (w *Worker) settle(t *task, err error) {
 			log.Warn("job killed", "elapsed", elapsed)
 		}
 	case errors.Is(cause, ErrStopped) && err != nil:
+		// A job given back while a pop is still in flight could be popped
+		// again by that pop, and given back once more at the cost of
+		// another retry: wait for the fetchers first (bounded by ctx).
+		select {
+		case <-w.fetched:
+		case <-ctx.Done():
+		}
 		var left int
 		left, serr = job.Retry(ctx)
 		if serr == nil {

@@ -487,3 +487,78 @@ func TestConcurrencyLimitWithSeveralFetchers(t *testing.T) {
 		t.Errorf("%d handlers ran at once, want at most Concurrency = 6", p)
 	}
 }
+
+// A handler that settles its job itself (here: completes it into another
+// queue) and is then told the lock is lost (a heartbeat after its own
+// Complete is refused) is counted as settled, not as a lost lock.
+func TestSettledBeforeLockLostCountsAsSettled(t *testing.T) {
+	t.Parallel()
+	e := newRedisEnv(t, 0)
+	cfg := localConfig("q")
+	cfg.HeartbeatInterval = 20 * time.Millisecond
+	var heardLoss atomic.Bool
+	r := startWorker(t, newClient(t, "w1", e.addr), cfg, func(w *worker.Worker) {
+		w.Handle("Move", func(ctx context.Context, job *client.Job) error {
+			if _, err := job.Complete(ctx, client.WithNext("q2")); err != nil {
+				return err
+			}
+			select { // the next heartbeat is refused: the job is not ours now
+			case <-ctx.Done():
+				heardLoss.Store(errors.Is(context.Cause(ctx), client.ErrLockLost))
+			case <-time.After(5 * time.Second):
+			}
+			return fmt.Errorf("moved to q2: %w", worker.ErrSettled)
+		})
+	})
+	jid := put(t, e.c, "q", "Move", nil)
+	waitFor(t, 10*time.Second, "the worker to count the job", func() bool {
+		s := r.w.Stats()
+		return s.Settled+s.LockLost > 0
+	})
+	if !heardLoss.Load() {
+		t.Fatal("the handler was not canceled by the refused heartbeat; the test proves nothing")
+	}
+	if s := r.w.Stats(); s.Settled != 1 || s.LockLost != 0 {
+		t.Errorf("Stats = %+v, want 1 settled and no lock lost", s)
+	}
+	if j := jobOf(t, e.c, jid); j.State != core.StateWaiting || j.Queue != "q2" {
+		t.Errorf("job = %s in %s, want waiting in q2", j.State, j.Queue)
+	}
+}
+
+// A job given back at a stop is not popped again by a pop that was in
+// flight at the stop: the give-back waits for the fetchers, so the job
+// costs one retry, not two.
+func TestStopGivesBackAfterPopsInFlight(t *testing.T) {
+	t.Parallel()
+	e := newRedisEnv(t, 0)
+	g := newGate()
+	stopped := make(chan struct{})
+	var calls atomic.Int32
+	cfg := localConfig("q")
+	cfg.Concurrency = 2
+	cfg.Reserver = worker.ReserverFunc(func(ctx context.Context, queues []string, n int, pop worker.PopFunc) ([]*client.Job, error) {
+		if calls.Add(1) > 1 {
+			// The second pop is in flight at the stop, and reaches the
+			// server only after the running job could have been given back.
+			<-stopped
+			time.Sleep(300 * time.Millisecond) // (the window the old order left open)
+		}
+		return pop(ctx, queues[0], n)
+	})
+	r := startWorker(t, newClient(t, "w1", e.addr), cfg, func(w *worker.Worker) { w.Handle("Slow", g.handle) })
+	jid := put(t, e.c, "q", "Slow", nil)
+	g.waitStarted(t)
+	waitFor(t, 10*time.Second, "the second pop in flight", func() bool { return calls.Load() >= 2 })
+	r.w.Stop()
+	close(stopped)
+	if err := r.wait(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if j := jobOf(t, e.c, jid); j.State != core.StateWaiting || j.Remaining != 4 {
+		t.Errorf("job after the stop: %s with %d retries left, want waiting with 4 (given back once)", j.State, j.Remaining)
+	}
+	if s := r.w.Stats(); s.Popped != 1 || s.Retried != 1 {
+		t.Errorf("Stats = %+v, want the job popped and given back once", s)
+	}
+}
