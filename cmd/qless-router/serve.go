@@ -53,6 +53,8 @@ func serveConfig(args []string, stderr io.Writer) (node.Config, *slog.Logger, er
 	httpToken := fs.String("http-token", "", "bearer token the dashboard and API require (empty: open)")
 	gossipAddr := fs.String("gossip-addr", "127.0.0.1:7946", "host:port memberlist binds to (an explicit address: 0.0.0.0 advertises an unreachable one)")
 	advertise := fs.String("advertise-addr", "", "host:port other routers reach this one's gossip at (default: --gossip-addr)")
+	advertiseRESP := fs.String("advertise-resp-addr", "", "host:port clients are told to reach this router's RESP front end at (QLESS.ROUTERS, /api/cluster), e.g. a container's published port (default: --resp-addr as bound)")
+	advertiseHTTP := fs.String("advertise-http-addr", "", "host:port clients are told to reach this router's HTTP side at (default: --http-addr as bound)")
 	joins := fs.StringArray("join", nil, "gossip address of another router to join (repeatable)")
 	nodeName := fs.String("node-name", host, "this router's unique name in the cluster")
 	password := fs.String("requirepass", "", "password RESP clients must AUTH with (empty: no authentication, every command allowed)")
@@ -96,7 +98,15 @@ func serveConfig(args []string, stderr io.Writer) (node.Config, *slog.Logger, er
 	pc := resp.DefaultConfig()
 	pc.Addr, pc.Password, pc.AdminPassword, pc.Script, pc.Version, pc.Logger = *respAddr, *password, *adminPassword, lua.Script(), version, logger
 
-	nc := node.Config{Router: rc, RESP: pc, Logger: logger}
+	nc := node.Config{Router: rc, RESP: pc, Logger: logger, AdvertiseRESP: *advertiseRESP, AdvertiseHTTP: *advertiseHTTP}
+	for flag, addr := range map[string]string{"--advertise-resp-addr": *advertiseRESP, "--advertise-http-addr": *advertiseHTTP} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return node.Config{}, nil, fmt.Errorf("%s: %w", flag, err)
+		}
+	}
 	if *httpAddr != "" {
 		wc := web.DefaultConfig()
 		wc.Addr, wc.Token, wc.Logger = *httpAddr, *httpToken, logger

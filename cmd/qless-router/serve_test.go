@@ -39,6 +39,7 @@ func TestServe(t *testing.T) {
 		done <- run(ctx, []string{"serve",
 			"--shard", "a=redis://" + a.Addr, "--shard", "b=redis://" + b.Addr, "--weight", "b=2",
 			"--resp-addr", respAddr, "--http-addr", "127.0.0.1:0", "--gossip-addr", gossipAddr, "--node-name", "serve-test", "--log-level", "error",
+			"--advertise-resp-addr", "qless-r1.example:6399",
 		}, &bytes.Buffer{}, &stderr)
 	}()
 	deadline := time.Now().Add(15 * time.Second)
@@ -72,7 +73,8 @@ func TestServe(t *testing.T) {
 		t.Fatalf("queues = %s, %v; want 10 queues over both shards", queues, err)
 	}
 	var out bytes.Buffer
-	if err := run(ctx, []string{"cluster", "status", "--addr", respAddr}, &out, &stderr); err != nil || !strings.Contains(out.String(), "serve-test") {
+	if err := run(ctx, []string{"cluster", "status", "--addr", respAddr}, &out, &stderr); err != nil || !strings.Contains(out.String(), "serve-test") ||
+		!strings.Contains(out.String(), "qless-r1.example:6399") {
 		t.Fatalf("cluster status = %q, %v", out.String(), err)
 	}
 	cancel()
@@ -151,5 +153,21 @@ func TestServeCrossShardFlags(t *testing.T) {
 	}
 	if _, _, err := serveConfig([]string{"--shard", "a=redis://h:1", "--async-import=maybe"}, &bytes.Buffer{}); err == nil {
 		t.Error("--async-import=maybe accepted")
+	}
+}
+
+// --advertise-resp-addr and --advertise-http-addr reach the node, and a
+// malformed one is refused.
+func TestServeAdvertiseFlags(t *testing.T) {
+	nc, _, err := serveConfig([]string{"--shard", "a=redis://h:1", "--advertise-resp-addr", "127.0.0.1:6380",
+		"--advertise-http-addr", "qless.example:8080"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc.AdvertiseRESP != "127.0.0.1:6380" || nc.AdvertiseHTTP != "qless.example:8080" {
+		t.Errorf("advertised = %q, %q", nc.AdvertiseRESP, nc.AdvertiseHTTP)
+	}
+	if _, _, err := serveConfig([]string{"--shard", "a=redis://h:1", "--advertise-resp-addr", "no-port"}, &bytes.Buffer{}); err == nil {
+		t.Error("--advertise-resp-addr without a port accepted")
 	}
 }

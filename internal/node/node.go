@@ -28,6 +28,11 @@ type Config struct {
 	// turns it off.
 	Web    *web.Config
 	Logger *slog.Logger
+	// AdvertiseRESP and AdvertiseHTTP, when set, are the addresses other
+	// routers and clients are told to reach this router at (QLESS.ROUTERS,
+	// /api/cluster), instead of the addresses the front ends listen on:
+	// a published port of a container, a load balancer, a DNS name.
+	AdvertiseRESP, AdvertiseHTTP string
 }
 
 // Node is one running router process. Safe for concurrent use.
@@ -89,6 +94,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		advertised[i] = f.bound()
 		fronts[i].started = true
+	}
+	if cfg.AdvertiseRESP != "" {
+		advertised[0] = cfg.AdvertiseRESP
+	}
+	if cfg.AdvertiseHTTP != "" && cfg.Web != nil {
+		advertised[1] = cfg.AdvertiseHTTP
 	}
 	rc := cfg.Router
 	if rc.Membership != nil {
