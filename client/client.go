@@ -187,6 +187,17 @@ const (
 	read
 )
 
+// staleRetries bounds the new attempts on one endpoint of a call that met a
+// closed connection (see run).
+const staleRetries = 3
+
+// closedConn reports a connection failure of an established connection (not
+// a failed dial), after which a new connection to the same router may work.
+func closedConn(err error) bool {
+	var ne *NetError
+	return errors.As(err, &ne) && !isDialError(ne.Err)
+}
+
 // call runs one qless command (EVALSHA of the script) with failover.
 func (c *Client) call(ctx context.Context, s safety, cmd string, args ...string) (rueidis.RedisMessage, error) {
 	build := func(b rueidis.Builder) rueidis.Completed {
@@ -214,10 +225,14 @@ func (c *Client) run(ctx context.Context, s safety, cmd string, build func(rueid
 			continue
 		}
 		msg, stale, err := c.try(ctx, ep, s, cmd, build, script)
-		if stale && ctx.Err() == nil {
-			// The connection had failed before the call (the server closed
-			// it) and nothing was sent: try once more, on a new connection.
-			msg, _, err = c.try(ctx, ep, s, cmd, build, script)
+		// The connection had failed before the call (the server closed it)
+		// and nothing was sent, or a read met a closed connection: try
+		// again, on a new connection to the same router. (rueidis replaces
+		// a broken connection lazily, so the next call may still meet it:
+		// a few attempts. A router that cannot be dialed is left at once.)
+		for retry := 0; retry < staleRetries && ctx.Err() == nil &&
+			(stale || s == read && closedConn(err)); retry++ {
+			msg, stale, err = c.try(ctx, ep, s, cmd, build, script)
 		}
 		ep.release()
 		if err == nil {

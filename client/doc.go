@@ -26,8 +26,10 @@
 //
 // # Failures and retries
 //
-// A call that fails on its connection is sent again to another router only
-// when that is safe:
+// A call that fails on its connection is sent again only when that is safe,
+// first on a new connection to the same router (a few times, unless the
+// router cannot be dialed: it closed its connections, e.g. when idle or
+// restarting), then to another router:
 //
 //   - Always when the command certainly did not reach the server: the
 //     connection could not be opened, or it had already failed (the router
