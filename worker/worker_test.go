@@ -533,25 +533,34 @@ func TestStopGivesBackAfterPopsInFlight(t *testing.T) {
 	t.Parallel()
 	e := newRedisEnv(t, 0)
 	g := newGate()
+	var running atomic.Bool // the job's handler has started
 	stopped := make(chan struct{})
-	var calls atomic.Int32
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(stopped) }) })
+	var inFlight atomic.Bool
 	cfg := localConfig("q")
 	cfg.Concurrency = 2
 	cfg.Reserver = worker.ReserverFunc(func(ctx context.Context, queues []string, n int, pop worker.PopFunc) ([]*client.Job, error) {
-		if calls.Add(1) > 1 {
-			// The second pop is in flight at the stop, and reaches the
-			// server only after the running job could have been given back.
+		if running.Load() {
+			// This pop is in flight at the stop, and reaches the server
+			// only after the running job could have been given back.
+			inFlight.Store(true)
 			<-stopped
 			time.Sleep(300 * time.Millisecond) // (the window the old order left open)
 		}
 		return pop(ctx, queues[0], n)
 	})
-	r := startWorker(t, newClient(t, "w1", e.addr), cfg, func(w *worker.Worker) { w.Handle("Slow", g.handle) })
+	r := startWorker(t, newClient(t, "w1", e.addr), cfg, func(w *worker.Worker) {
+		w.Handle("Slow", func(ctx context.Context, job *client.Job) error {
+			running.Store(true)
+			return g.handle(ctx, job)
+		})
+	})
 	jid := put(t, e.c, "q", "Slow", nil)
 	g.waitStarted(t)
-	waitFor(t, 10*time.Second, "the second pop in flight", func() bool { return calls.Load() >= 2 })
+	waitFor(t, 10*time.Second, "a pop in flight", inFlight.Load)
 	r.w.Stop()
-	close(stopped)
+	release.Do(func() { close(stopped) })
 	if err := r.wait(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
