@@ -231,7 +231,9 @@ func TestSignalUSR2PausesAndDumpsStacksCONTResumes(t *testing.T) {
 	p := startSignalWorker(t, e.addr, "sig-w")
 	p.signal(syscall.SIGUSR2)
 	p.waitLog("msg=paused")
-	p.waitLog("worker.(*Worker).fetchLoop") // the stack dump
+	// The stack dump (its own goroutine is always in it: the fetchers may
+	// not have started yet when the signal comes this early).
+	p.waitLog("worker.(*Worker).DumpStacks")
 	jid := put(t, e.c, "q", "Quick", nil)
 	never(t, 300*time.Millisecond, "the paused worker took a job", func() bool {
 		return jobOf(t, e.c, jid).State != core.StateWaiting
