@@ -18,9 +18,10 @@ import (
 
 // Events (DESIGN section 9).
 //
-// Each router subscribes once to every shard's ql:* channels and hands every
-// message to its own subscribers (Events), in the order each shard
-// published them. Messages of different shards interleave in arrival order.
+// Each router subscribes once to every shard's ql:* channels, when its first
+// subscriber registers (Events), and hands every message to its own
+// subscribers, in the order each shard published them. Messages of
+// different shards interleave in arrival order.
 //
 // A client's PUBLISH must reach the subscribers of every router, and after
 // the events that happened before it, as on one Redis. The publishing router
@@ -539,7 +540,54 @@ func (r *Router) Events(fn func(channel, message string)) (cancel func()) {
 // Config.EventQueueLimit messages waited for fn.
 func (r *Router) EventsNotify(fn func(channel, message string), dropped func()) (cancel func()) {
 	s := r.events.add(fn, dropped)
+	r.subscribeShards()
 	return func() { r.events.remove(s, false) }
+}
+
+// subscribers returns the number of registered subscribers.
+func (h *hub) subscribers() int {
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	return len(h.subs)
+}
+
+// subscribeShards subscribes to every shard's events, once, and waits (at
+// most Config.SubscribeTimeout) until each subscription delivers. Before
+// Start or after Stop it does nothing.
+func (r *Router) subscribeShards() {
+	r.mu.Lock()
+	ready, subCtx := r.subReady, r.subCtx
+	first := ready == nil && subCtx != nil && !r.stopped
+	if first {
+		ready = make(chan struct{})
+		r.subReady = ready
+		for _, n := range r.names {
+			s := r.shards[n]
+			r.wg.Add(1) // (under mu: Stop's Wait starts after stopped is set)
+			go func() {
+				defer r.wg.Done()
+				if err := s.Subscribe(subCtx, func(channel, message string) {
+					r.events.receive(s.Name(), channel, message)
+				}); err != nil {
+					r.log.Error("subscribe to shard events", "shard", s.Name(), "err", err)
+				}
+			}()
+		}
+	}
+	r.mu.Unlock()
+	switch {
+	case first:
+		r.events.waitSubscribed(subCtx, r.cfg.SubscribeTimeout)
+		close(ready)
+	case ready != nil:
+		// Another subscriber started them: wait until they deliver too.
+		t := time.NewTimer(r.cfg.SubscribeTimeout)
+		defer t.Stop()
+		select {
+		case <-ready:
+		case <-t.C:
+		}
+	}
 }
 
 // Publish publishes message on channel to the subscribers of every router,
@@ -552,10 +600,7 @@ func (r *Router) Publish(ctx context.Context, channel, message string) (int64, e
 	if err := r.sendEnvelope(ctx, envPublish, r.events.nextID(), channel, message); err != nil {
 		return 0, err
 	}
-	r.events.subMu.Lock()
-	n := len(r.events.subs)
-	r.events.subMu.Unlock()
-	return int64(n), nil
+	return int64(r.events.subscribers()), nil
 }
 
 // Sync waits until this router's subscribers have been handed every event

@@ -334,3 +334,45 @@ func TestEventsOfEveryShardAndPublishOrder(t *testing.T) {
 		}
 	}
 }
+
+// A router subscribes to the shards' events only once a subscriber
+// registers: until then no shard sends it anything (each subscribed router
+// costs every shard CPU per event).
+func TestShardEventsSubscribedOnDemand(t *testing.T) {
+	t.Parallel()
+	rs := startRedises(t, 2)
+	r := startRouter(t, "r1", rs, nil)
+	numpat := func() int64 {
+		var n int64
+		for _, rd := range rs {
+			rep, err := r.shards[rd.name].Do(context.Background(), "PUBSUB", "NUMPAT")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += rep.Int
+		}
+		return n
+	}
+	if n := numpat(); n != 0 {
+		t.Fatalf("pattern subscriptions on the shards before any subscriber = %d, want 0", n)
+	}
+	var c collector
+	defer r.Events(c.add)() // returns once the shards' subscriptions deliver
+	if n := numpat(); n != int64(len(rs)) {
+		t.Fatalf("pattern subscriptions after Events = %d, want one per shard (%d)", n, len(rs))
+	}
+	q := queueOn(t, r.Router, rs[1].name, "od-")
+	r.q(t, "put", "100", "w", q, "od-1", "K", "{}", "0")
+	want := fmt.Sprintf(`ql:log {"jid":"od-1","event":"put","queue":"%s"}`, q)
+	waitFor(t, "the put event", 10*time.Second, func() string {
+		if !slices.Contains(c.snapshot(), want) {
+			return "not yet"
+		}
+		return ""
+	})
+	// A second subscriber starts nothing more.
+	defer r.Events(func(string, string) {})()
+	if n := numpat(); n != int64(len(rs)) {
+		t.Errorf("pattern subscriptions after a second subscriber = %d, want %d", n, len(rs))
+	}
+}

@@ -72,6 +72,7 @@ type pausePoint struct {
 func (s *Server) subscribe(conn redcon.Conn, ss *session, pattern bool, channels [][]byte) {
 	if ss.sub == nil {
 		ss.sub = &subConn{Conn: conn, s: s, ss: ss}
+		s.feed()
 		if resume := s.fence(ss); resume != nil {
 			defer resume()
 		}
@@ -127,6 +128,17 @@ func (d *detachedConn) Close() error {
 	err := d.DetachedConn.Close()
 	d.once.Do(func() { d.s.unregister(d.ss) })
 	return err
+}
+
+// feed registers the server's event feed with Backend.Events, once, at the
+// first subscription (Backend.Events returns once the feed delivers). It
+// stays registered until Stop.
+func (s *Server) feed() {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	if s.stopEv == nil {
+		s.stopEv = s.backend.Events(s.onEvent)
+	}
 }
 
 // fence runs the Barrier of the backend, if any, and pauses the delivery

@@ -52,7 +52,8 @@ type Server struct {
 	base     context.Context       // parent of every connection's context
 	cancel   context.CancelFunc
 	served   chan struct{} // closed when the accept loop has returned
-	stopEv   func()        // unregisters from Backend.Events
+	evMu     sync.Mutex    // guards stopEv
+	stopEv   func()        // guarded by evMu; unregisters from Backend.Events (nil until a client subscribes)
 	evStop   chan struct{} // closed to stop the event goroutine
 	evDone   chan struct{} // closed when the event goroutine has returned
 }
@@ -129,7 +130,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.evStop = make(chan struct{})
 	s.evDone = make(chan struct{})
 	go s.deliver()
-	s.stopEv = s.backend.Events(s.onEvent)
+	// The feed of Backend.Events is registered when a client first
+	// subscribes (feed): a router then subscribes to the shards' events
+	// only if some client listens through it.
 
 	s.srv = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.serveRESP, s.accept, s.closed)
 	if s.cfg.IdleTimeout > 0 {
@@ -196,7 +199,14 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	s.stopEv()
+	s.evMu.Lock()
+	if s.stopEv != nil {
+		s.stopEv()
+		s.stopEv = func() {} // (a subscribe racing the stop registers nothing more)
+	} else {
+		s.stopEv = func() {}
+	}
+	s.evMu.Unlock()
 	close(s.evStop)
 	if idle != nil {
 		select {

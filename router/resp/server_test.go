@@ -202,8 +202,8 @@ func TestStockClientFlow(t *testing.T) {
 		t.Errorf("KEYS = %q, want %q", errText(err), want)
 	}
 	n, err := c.Do(ctx, c.B().Publish().Channel("private-uuid").Message("disconnect").Build()).AsInt64()
-	if err != nil || n != 1 { // the server's own Events registration
-		t.Errorf("PUBLISH = %d, %v; want 1", n, err)
+	if err != nil || n != 0 { // no client has subscribed: the server has no feed yet
+		t.Errorf("PUBLISH = %d, %v; want 0", n, err)
 	}
 
 	// Cluster commands.
@@ -379,6 +379,15 @@ func TestPubSub(t *testing.T) {
 	s, b := startServer(t, nil)
 	ctx := ctxT(t)
 	c := newClient(t, s.Addr(), "")
+	// The server registers its event feed only when a client subscribes.
+	feeds := func() int {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.subs)
+	}
+	if n := feeds(); n != 0 {
+		t.Fatalf("event feeds before any SUBSCRIBE = %d, want 0", n)
+	}
 
 	var mu sync.Mutex
 	var got []rueidis.PubSubMessage
@@ -401,6 +410,9 @@ func TestPubSub(t *testing.T) {
 		t.Fatalf("SUBSCRIBE (-want +got):\n%s", diff)
 	}
 	waitFor(t, "two subscribers", func() bool { return s.subscribers() == 2 })
+	if n := feeds(); n != 1 {
+		t.Errorf("event feeds with two subscribed connections = %d, want 1", n)
+	}
 
 	b.emit("ql:log", `{"jid":"J","event":"put","queue":"Q"}`)
 	b.emit("ql:w:worker-1", "lock_lost")
