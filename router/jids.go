@@ -140,6 +140,13 @@ func probeTemplate(ctx context.Context, s Shard, jid string) (probe, error) {
 	return probe{found: rep.Int%2 == 1, marker: rep.Int >= 2}, nil
 }
 
+// probeTemplates runs probeTemplate on every shard in parallel.
+func (r *Router) probeTemplates(ctx context.Context, jid string) (map[string]probe, error) {
+	return fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (probe, error) {
+		return probeTemplate(ctx, s, jid)
+	})
+}
+
 // locate finds the shard holding jid (a job, or a recurring template when
 // recur is set) by asking every shard in parallel with one cheap raw read
 // (HGET ql:j:<jid> state, or EXISTS ql:r:<jid>). When several shards have it
@@ -156,13 +163,16 @@ func (r *Router) locate(ctx context.Context, jid string, recur bool) (Shard, err
 }
 
 func (r *Router) locateOnce(ctx context.Context, jid string, recur, finish bool) (Shard, error) {
-	res, err := fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (probe, error) {
-		if recur {
-			return probeTemplate(ctx, s, jid)
-		}
-		rep, err := s.Do(ctx, "HGET", "ql:j:"+jid, "state")
-		return probe{found: err == nil && rep.Type == core.ReplyString, state: rep.Str}, err
-	})
+	var res map[string]probe
+	var err error
+	if recur {
+		res, err = r.probeTemplates(ctx, jid)
+	} else {
+		res, err = fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (probe, error) {
+			rep, err := s.Do(ctx, "HGET", "ql:j:"+jid, "state")
+			return probe{found: err == nil && rep.Type == core.ReplyString, state: rep.Str}, err
+		})
+	}
 	if recur && finish {
 		if delivered, ferr := r.finishTemplateMoves(ctx, jid, res); ferr != nil {
 			return nil, ferr

@@ -473,16 +473,20 @@ func (r *Router) finishMove(ctx context.Context, s Shard, jid string) (Shard, er
 	if !ok {
 		return nil, fmt.Errorf("router: shard %s: tombstone of %s: %w %q", s.Name(), jid, core.ErrUnknownShard, target)
 	}
-	text, err := s.CallArgs(ctx, "x.intent", r.clockNow(), id)
-	if err != nil {
+	if err := r.deliverPending(ctx, s, id); err != nil {
 		return nil, err
 	}
-	if text.Type == core.ReplyString {
-		if err := r.deliver(ctx, s, id, text.Str, false); err != nil {
-			return nil, err
-		}
-	}
 	return dst, nil
+}
+
+// deliverPending delivers intent id of s's outbox, unless it has been
+// acknowledged meanwhile (x.intent answers nil).
+func (r *Router) deliverPending(ctx context.Context, s Shard, id string) error {
+	text, err := s.CallArgs(ctx, "x.intent", r.clockNow(), id)
+	if err != nil || text.Type != core.ReplyString {
+		return err
+	}
+	return r.deliver(ctx, s, id, text.Str, false)
 }
 
 // finishTemplateMoves delivers the moves of recurring template jid whose
@@ -515,11 +519,7 @@ func (r *Router) finishTemplateMove(ctx context.Context, s Shard, jid string) er
 	if err != nil || rep.Type != core.ReplyString {
 		return err // (acknowledged meanwhile: nothing left to do)
 	}
-	text, err := s.CallArgs(ctx, "x.intent", r.clockNow(), rep.Str)
-	if err != nil || text.Type != core.ReplyString {
-		return err
-	}
-	return r.deliver(ctx, s, rep.Str, text.Str, false)
+	return r.deliverPending(ctx, s, rep.Str)
 }
 
 // internalCommand reports whether a command name is one of the internal

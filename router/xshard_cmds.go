@@ -360,12 +360,7 @@ func (r *Router) recurX(ctx context.Context, args []string, queue string) (core.
 		return r.byQueue(ctx, args, []string{queue})
 	}
 	jid, owner := args[3], r.owner(queue)
-	probeAll := func() (map[string]probe, error) {
-		return fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (probe, error) {
-			return probeTemplate(ctx, s, jid)
-		})
-	}
-	res, err := probeAll()
+	res, err := r.probeTemplates(ctx, jid)
 	if err != nil {
 		return core.Reply{}, err
 	}
@@ -374,7 +369,7 @@ func (r *Router) recurX(ctx context.Context, args []string, queue string) (core.
 	if delivered, err := r.finishTemplateMoves(ctx, jid, res); err != nil {
 		return core.Reply{}, err
 	} else if delivered {
-		if res, err = probeAll(); err != nil {
+		if res, err = r.probeTemplates(ctx, jid); err != nil {
 			return core.Reply{}, err
 		}
 	}
