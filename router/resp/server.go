@@ -202,10 +202,8 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.evMu.Lock()
 	if s.stopEv != nil {
 		s.stopEv()
-		s.stopEv = func() {} // (a subscribe racing the stop registers nothing more)
-	} else {
-		s.stopEv = func() {}
 	}
+	s.stopEv = func() {} // (a subscribe racing the stop registers nothing more)
 	s.evMu.Unlock()
 	close(s.evStop)
 	if idle != nil {
