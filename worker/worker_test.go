@@ -540,13 +540,19 @@ func TestStopGivesBackAfterPopsInFlight(t *testing.T) {
 	var inFlight atomic.Bool
 	cfg := localConfig("q")
 	cfg.Concurrency = 2
+	var jid string
 	cfg.Reserver = worker.ReserverFunc(func(ctx context.Context, queues []string, n int, pop worker.PopFunc) ([]*client.Job, error) {
 		if running.Load() {
-			// This pop is in flight at the stop, and reaches the server
-			// only after the running job could have been given back.
+			// This pop is in flight at the stop. It reaches the server once
+			// the running job is back in its queue, if the worker gives it
+			// back while pops are in flight (the bug), or after a bound
+			// (below StopTimeout, which the give-back must fit in).
 			inFlight.Store(true)
 			<-stopped
-			time.Sleep(300 * time.Millisecond) // (the window the old order left open)
+			deadline := time.Now().Add(cfg.StopTimeout / 2)
+			for time.Now().Before(deadline) && jobOf(t, e.c, jid).State != core.StateWaiting {
+				time.Sleep(5 * time.Millisecond) // polling a condition, bounded
+			}
 		}
 		return pop(ctx, queues[0], n)
 	})
@@ -556,7 +562,7 @@ func TestStopGivesBackAfterPopsInFlight(t *testing.T) {
 			return g.handle(ctx, job)
 		})
 	})
-	jid := put(t, e.c, "q", "Slow", nil)
+	jid = put(t, e.c, "q", "Slow", nil)
 	g.waitStarted(t)
 	waitFor(t, 10*time.Second, "a pop in flight", inFlight.Load)
 	r.w.Stop()
