@@ -37,6 +37,21 @@ func (s *Shard) CallTx(ctx context.Context, argvs ...[]string) ([]core.Reply, []
 	}
 }
 
+// txError is the error of one reply of the transaction's frame (MULTI, a
+// QUEUED or EXEC), fed to the health state like any call's; a Redis error
+// there is the transaction's failure, not a script's answer.
+func (s *Shard) txError(step string, r rueidis.RedisResult) error {
+	if r.Error() == nil {
+		return nil
+	}
+	_, err := s.result(r)
+	var se *core.ScriptError
+	if errors.As(err, &se) {
+		return &core.ShardError{Shard: s.name, Err: fmt.Errorf("%s: %s", step, se.Text)}
+	}
+	return err
+}
+
 func (s *Shard) callTx(ctx context.Context, argvs [][]string) ([]core.Reply, []error, error) {
 	c, err := s.getClient()
 	if err != nil {
@@ -49,31 +64,16 @@ func (s *Shard) callTx(ctx context.Context, argvs [][]string) ([]core.Reply, []e
 	}
 	cmds = append(cmds, c.B().Exec().Build())
 	res := c.DoMulti(ctx, cmds...)
+	// Queued commands answer QUEUED: an error there refused the transaction
+	// (EXECABORT follows).
 	for _, r := range res[:len(res)-1] {
-		if _, err, down := s.classify(r); err != nil {
-			if down {
-				s.setHealth(err)
-			}
-			var se *core.ScriptError
-			if errors.As(err, &se) {
-				// Queued commands answer QUEUED; an error here refused the
-				// transaction (EXECABORT follows).
-				return nil, nil, &core.ShardError{Shard: s.name, Err: fmt.Errorf("MULTI: %s", se.Text)}
-			}
+		if err := s.txError("MULTI", r); err != nil {
 			return nil, nil, err
 		}
 	}
 	exec := res[len(res)-1]
-	if err := exec.Error(); err != nil {
-		_, cerr, down := s.classify(exec)
-		if down {
-			s.setHealth(cerr)
-		}
-		var se *core.ScriptError
-		if errors.As(cerr, &se) {
-			return nil, nil, &core.ShardError{Shard: s.name, Err: fmt.Errorf("EXEC: %s", se.Text)}
-		}
-		return nil, nil, cerr
+	if err := s.txError("EXEC", exec); err != nil {
+		return nil, nil, err
 	}
 	msgs, err := exec.ToArray()
 	if err != nil || len(msgs) != len(argvs) {
