@@ -230,8 +230,8 @@ func (c *Client) run(ctx context.Context, s safety, cmd string, build func(rueid
 		// again, on a new connection to the same router. (rueidis replaces
 		// a broken connection lazily, so the next call may still meet it:
 		// a few attempts. A router that cannot be dialed is left at once.)
-		for retry := 0; retry < staleRetries && ctx.Err() == nil &&
-			(stale || s == read && closedConn(err)); retry++ {
+		for retry := 0; (stale || s == read && closedConn(err)) &&
+			retry < staleRetries && ctx.Err() == nil; retry++ {
 			msg, stale, err = c.try(ctx, ep, s, cmd, build, script)
 		}
 		ep.release()
