@@ -17,10 +17,13 @@ import (
 	"github.com/qless-router/qless-router/lua"
 )
 
-func startCluster(t *testing.T, shards, routers int) *Cluster {
+func startCluster(t *testing.T, shards, routers int, tweak ...func(*Config)) *Cluster {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Shards, cfg.Routers = shards, routers
+	for _, f := range tweak {
+		f(&cfg)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := Start(ctx, cfg)
@@ -253,5 +256,26 @@ func calledFrom(name string) bool {
 		if !more {
 			return false
 		}
+	}
+}
+
+// Routers reach the shards over their Unix sockets by default, and over
+// loopback TCP with TCPShards; jobs and events work either way.
+func TestShardTransports(t *testing.T) {
+	for _, tcp := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tcp=%v", tcp), func(t *testing.T) {
+			c := startCluster(t, 2, 1, func(cfg *Config) { cfg.TCPShards = tcp })
+			for _, s := range c.Shards {
+				if (s.Socket == "") != tcp {
+					t.Fatalf("shard socket %q with TCPShards=%v", s.Socket, tcp)
+				}
+			}
+			q := dialQless(t, c.RESPAddrs()[0])
+			q.must("put", "100", "w", "tq", "tj", "K", "{}", "0")
+			popped := q.must("pop", "101", "tq", "w", "1")
+			if got, _ := popped.ToString(); !strings.Contains(got, `"jid":"tj"`) {
+				t.Errorf("pop = %s, want tj", got)
+			}
+		})
 	}
 }
