@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
@@ -36,6 +37,7 @@ type benchFlags struct {
 	reference   string
 	tcpShards   bool
 	rounds      int
+	procs       int
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -59,6 +61,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.verbose, "verbose", false, "log progress to stderr")
 	fs.BoolVar(&f.tcpShards, "tcp-shards", false, "with --local, the routers reach the local shards over loopback TCP instead of their Unix sockets (clients use TCP either way)")
 	fs.StringVar(&f.reference, "reference-script", "", "also measure this qless script (e.g. the reference qless-core qless.lua) directly on a throwaway local redis-server of its own, as target \"reference\" (same --shard-cpu cap)")
+	fs.IntVar(&f.procs, "procs", 0, "GOMAXPROCS of this process (load generator and, with --local, the routers); 0: with --local, all cores but one, which is left to the local Redis (the load generator's CPU is not the router's, and Redis is the critical path of the direct target), unless GOMAXPROCS is set; else Go's default")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (load generator and, with --local, the routers) to this file")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: qless-router bench (--local | --redis ADDR | --router ADDR --shard-addrs A,B) [flags]\n\nRuns put, pop+complete and the lifecycle put -> pop -> heartbeat -> complete at each\nconcurrency level and prints jobs/s, p50/p99 per command and Redis CPU per job.\nWith several targets the report compares each with the first.")
@@ -66,6 +69,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if f.procs < 0 {
+		return fmt.Errorf("bench: --procs must not be negative, got %d", f.procs)
+	}
+	if n := benchProcs(f.procs, f.local, os.Getenv("GOMAXPROCS") != "", runtime.NumCPU()); n > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
 	}
 	cfg := def
 	cfg.Clients, cfg.Jobs, cfg.MaxDuration = f.clients, f.jobs, f.maxDuration
@@ -123,6 +132,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return runErr
+}
+
+// benchProcs is the GOMAXPROCS bench sets (0: leave it): --procs when
+// given, else with --local all cores but one unless the environment sets
+// GOMAXPROCS.
+func benchProcs(procs int, local, envSet bool, cpus int) int {
+	switch {
+	case procs > 0:
+		return procs
+	case local && !envSet:
+		return max(1, cpus-1)
+	}
+	return 0
 }
 
 // localBenchTargets starts a one-shard cluster (one redis-server, one

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -61,5 +62,46 @@ func TestBenchReferenceScriptErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("bench %q = %v, want an error containing %q", tt.args, err, tt.want)
 		}
+	}
+}
+
+// bench leaves a core to the local Redis unless told otherwise.
+func TestBenchProcs(t *testing.T) {
+	for _, tt := range []struct {
+		procs  int
+		local  bool
+		envSet bool
+		cpus   int
+		want   int
+	}{
+		{0, true, false, 2, 1},
+		{0, true, false, 8, 7},
+		{0, true, false, 1, 1},
+		{0, true, true, 8, 0},   // GOMAXPROCS in the environment wins
+		{0, false, false, 8, 0}, // remote targets: Go's default
+		{3, false, false, 8, 3},
+		{3, true, true, 8, 3}, // --procs wins over everything
+	} {
+		if got := benchProcs(tt.procs, tt.local, tt.envSet, tt.cpus); got != tt.want {
+			t.Errorf("benchProcs(%d, local %v, env %v, %d cpus) = %d, want %d", tt.procs, tt.local, tt.envSet, tt.cpus, got, tt.want)
+		}
+	}
+	err := run(context.Background(), []string{"bench", "--redis", "127.0.0.1:1", "--procs", "-1"}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "--procs") {
+		t.Errorf("bench --procs -1 = %v, want an error naming --procs", err)
+	}
+	// The report names the GOMAXPROCS it ran with, and bench restores it.
+	srv := redistest.Start(t)
+	before := runtime.GOMAXPROCS(0)
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"bench", "--redis", srv.Addr, "--procs", "1",
+		"--clients", "1", "--phases", "put", "--jobs", "5"}, &out, &errOut); err != nil {
+		t.Fatalf("bench: %v (%s)", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "GOMAXPROCS 1") {
+		t.Errorf("report does not name GOMAXPROCS 1:\n%s", out.String())
+	}
+	if after := runtime.GOMAXPROCS(0); after != before {
+		t.Errorf("GOMAXPROCS after bench = %d, want %d restored", after, before)
 	}
 }

@@ -63,6 +63,10 @@ type Result struct {
 	ThroughputRatio float64 `json:"throughput_ratio,omitempty"`
 	// AddedP99 is the p99 job latency minus the baseline's.
 	AddedP99 time.Duration `json:"added_p99_ns,omitempty"`
+	// AddedCommandP99 is the most any one command of the phase adds to its
+	// p99 latency over the baseline's: the latency a router adds to a
+	// request (a job is several requests in a row).
+	AddedCommandP99 time.Duration `json:"added_command_p99_ns,omitempty"`
 	// Round is the repetition this result belongs to (1..Report.Rounds);
 	// results are compared only within their round.
 	Round int `json:"round"`
@@ -84,6 +88,8 @@ type Summary struct {
 	ThroughputRatio float64 `json:"throughput_ratio,omitempty"`
 	// AddedP99 is the median of the per-round added p99 job latencies.
 	AddedP99 time.Duration `json:"added_p99_ns,omitempty"`
+	// AddedCommandP99 is the median of the per-round AddedCommandP99.
+	AddedCommandP99 time.Duration `json:"added_command_p99_ns,omitempty"`
 }
 
 // Report is the outcome of Run. WriteText and WriteJSON render it; neither
@@ -96,7 +102,10 @@ type Report struct {
 	// Connections is Config.Connections: 0 means one per client.
 	Connections int `json:"connections_setting"`
 	// Rounds is the number of repetitions (Config.Rounds, at least 1).
-	Rounds  int      `json:"rounds"`
+	Rounds int `json:"rounds"`
+	// Procs is the GOMAXPROCS of the process that ran the load (and any
+	// router in it): 0 when unknown.
+	Procs   int      `json:"procs,omitempty"`
 	Results []Result `json:"results"`
 	// Summaries are filled in by WriteJSON when there were several rounds.
 	Summaries []Summary `json:"summaries,omitempty"`
@@ -116,7 +125,7 @@ func compare(results []Result) []Result {
 	first := map[key]int{}
 	for i := range out {
 		r := &out[i]
-		r.Baseline, r.ThroughputRatio, r.AddedP99 = "", 0, 0
+		r.Baseline, r.ThroughputRatio, r.AddedP99, r.AddedCommandP99 = "", 0, 0, 0
 		k := key{r.Phase, r.Clients, r.Round}
 		b, ok := first[k]
 		if !ok {
@@ -132,8 +141,27 @@ func compare(results []Result) []Result {
 			r.ThroughputRatio = r.JobsPerSec / base.JobsPerSec
 		}
 		r.AddedP99 = r.Latency[LatencyJob].P99 - base.Latency[LatencyJob].P99
+		r.AddedCommandP99 = addedCommandP99(r.Latency, base.Latency)
 	}
 	return out
+}
+
+// addedCommandP99 is the largest p99 difference of a command timed in both
+// lat and base (0 when there is none).
+func addedCommandP99(lat, base map[string]Percentiles) time.Duration {
+	var most time.Duration
+	found := false
+	for _, c := range commandOrder {
+		p, ok := lat[c]
+		b, okb := base[c]
+		if !ok || !okb || p.Count == 0 || b.Count == 0 {
+			continue
+		}
+		if d := p.P99 - b.P99; !found || d > most {
+			most, found = d, true
+		}
+	}
+	return most
 }
 
 // summarize returns the medians over the rounds of compared results, one
@@ -159,7 +187,7 @@ func summarize(compared []Result) []Summary {
 	for _, k := range order {
 		rs := groups[k]
 		s := Summary{Target: k.target, Phase: k.phase, Clients: k.clients, Rounds: len(rs)}
-		var jps, cpu, ratio, added []float64
+		var jps, cpu, ratio, added, addedCmd []float64
 		for _, r := range rs {
 			jps = append(jps, r.JobsPerSec)
 			cpu = append(cpu, float64(r.RedisCPUPerJob))
@@ -167,6 +195,7 @@ func summarize(compared []Result) []Summary {
 				s.Baseline = r.Baseline
 				ratio = append(ratio, r.ThroughputRatio)
 				added = append(added, float64(r.AddedP99))
+				addedCmd = append(addedCmd, float64(r.AddedCommandP99))
 			}
 		}
 		s.JobsPerSec = median(jps)
@@ -174,6 +203,7 @@ func summarize(compared []Result) []Summary {
 		if len(ratio) > 0 {
 			s.ThroughputRatio = median(ratio)
 			s.AddedP99 = time.Duration(median(added))
+			s.AddedCommandP99 = time.Duration(median(addedCmd))
 		}
 		out = append(out, s)
 	}
@@ -228,8 +258,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Connections > 0 {
 		conn = fmt.Sprintf("%d shared per target", r.Connections)
 	}
-	if _, err := fmt.Fprintf(w, "qless bench run %s: script %.12s, %d queue(s), connections: %s\n",
-		r.RunID, r.ScriptSHA, r.Queues, conn); err != nil {
+	procs := ""
+	if r.Procs > 0 {
+		procs = fmt.Sprintf(", GOMAXPROCS %d", r.Procs)
+	}
+	if _, err := fmt.Fprintf(w, "qless bench run %s: script %.12s, %d queue(s), connections: %s%s\n",
+		r.RunID, r.ScriptSHA, r.Queues, conn, procs); err != nil {
 		return err
 	}
 
@@ -262,7 +296,7 @@ func (r *Report) WriteText(w io.Writer) error {
 				name = b
 			}
 		}
-		head = append(head, "vs "+name+" (jobs/s, +p99)")
+		head = append(head, "vs "+name+" (jobs/s, +p99 job, +p99 command)")
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 
@@ -298,7 +332,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			case res.Baseline == "":
 				row = append(row, "(baseline)")
 			default:
-				row = append(row, fmtVs(res.ThroughputRatio, res.AddedP99))
+				row = append(row, fmtVs(res.ThroughputRatio, res.AddedP99, res.AddedCommandP99, hasCommands(res.Latency)))
 			}
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
@@ -307,7 +341,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		return err
 	}
 	if rounds {
-		if err := writeSummaries(w, r.Rounds, summarize(results), anyCPU); err != nil {
+		if err := writeSummaries(w, r.Rounds, summarize(results), anyCPU, len(cmds) > 0); err != nil {
 			return err
 		}
 	}
@@ -330,17 +364,37 @@ func fmtCPU(d time.Duration) string {
 	return fmtDur(d)
 }
 
-// fmtVs prints a comparison with the baseline: "0.93x +120us".
-func fmtVs(ratio float64, added time.Duration) string {
-	sign := "+"
-	if added < 0 {
-		sign, added = "-", -added
+// fmtVs prints a comparison with the baseline: "0.93x +480us +120us" (the
+// throughput ratio, the p99 added to a job and to a command; "-" for the
+// last without per-command latencies).
+func fmtVs(ratio float64, addedJob, addedCmd time.Duration, cmds bool) string {
+	cmd := "-"
+	if cmds {
+		cmd = fmtSigned(addedCmd)
 	}
-	return fmt.Sprintf("%.2fx %s%s", ratio, sign, fmtDur(added))
+	return fmt.Sprintf("%.2fx %s %s", ratio, fmtSigned(addedJob), cmd)
+}
+
+// hasCommands reports whether lat holds a command's latencies.
+func hasCommands(lat map[string]Percentiles) bool {
+	for _, c := range commandOrder {
+		if p, ok := lat[c]; ok && p.Count > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// fmtSigned prints a duration with its sign: "+120us", "-1.30ms".
+func fmtSigned(d time.Duration) string {
+	if d < 0 {
+		return "-" + fmtDur(-d)
+	}
+	return "+" + fmtDur(d)
 }
 
 // writeSummaries writes the medians over the rounds as a second table.
-func writeSummaries(w io.Writer, rounds int, sums []Summary, cpu bool) error {
+func writeSummaries(w io.Writer, rounds int, sums []Summary, cpu, cmds bool) error {
 	if _, err := fmt.Fprintf(w, "\nmedian over %d rounds (ratios: the median of each round's ratio)\n", rounds); err != nil {
 		return err
 	}
@@ -349,7 +403,7 @@ func writeSummaries(w io.Writer, rounds int, sums []Summary, cpu bool) error {
 	if cpu {
 		head = append(head, "redis cpu/job")
 	}
-	fmt.Fprintln(tw, strings.Join(append(head, "vs baseline (jobs/s, +p99)"), "\t"))
+	fmt.Fprintln(tw, strings.Join(append(head, "vs baseline (jobs/s, +p99 job, +p99 command)"), "\t"))
 	for _, s := range sums {
 		row := []string{s.Target, s.Phase, fmt.Sprint(s.Clients), fmt.Sprint(s.Rounds), fmt.Sprintf("%.0f", s.JobsPerSec)}
 		if cpu {
@@ -358,7 +412,7 @@ func writeSummaries(w io.Writer, rounds int, sums []Summary, cpu bool) error {
 		if s.Baseline == "" {
 			row = append(row, "(baseline)")
 		} else {
-			row = append(row, fmtVs(s.ThroughputRatio, s.AddedP99)+" vs "+s.Baseline)
+			row = append(row, fmtVs(s.ThroughputRatio, s.AddedP99, s.AddedCommandP99, cmds)+" vs "+s.Baseline)
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}

@@ -47,7 +47,7 @@ func TestCompareAndWriteText(t *testing.T) {
 	out := b.String()
 	t.Logf("\n%s", out)
 	for _, want := range []string{
-		"vs direct (jobs/s, +p99)", "(baseline)", "0.50x +150us", "1.25x -100us", "put p50/p99", "50us/100us",
+		"vs direct (jobs/s, +p99 job, +p99 command)", "(baseline)", "0.50x +150us", "1.25x -100us", "put p50/p99", "50us/100us",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("WriteText output lacks %q", want)
@@ -120,7 +120,7 @@ func TestRoundsSummary(t *testing.T) {
 	if err := rep.WriteText(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"round", "median over 3 rounds", "0.80x +100us vs direct"} {
+	for _, want := range []string{"round", "median over 3 rounds", "0.80x +100us - vs direct"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, buf.String())
 		}
@@ -130,5 +130,37 @@ func TestRoundsSummary(t *testing.T) {
 	}
 	if m := median(nil); m != 0 {
 		t.Errorf("median() = %v, want 0", m)
+	}
+}
+
+func TestAddedCommandP99IsTheWorstCommand(t *testing.T) {
+	ms := time.Millisecond
+	base := map[string]Percentiles{
+		LatencyJob: {Count: 10, P99: 4 * ms},
+		"put":      {Count: 10, P99: 1 * ms},
+		"pop":      {Count: 10, P99: 1 * ms},
+	}
+	lat := map[string]Percentiles{
+		LatencyJob: {Count: 10, P99: 6 * ms},
+		"put":      {Count: 10, P99: 1200 * time.Microsecond},
+		"pop":      {Count: 10, P99: 1700 * time.Microsecond},
+		"complete": {Count: 10, P99: 9 * ms}, // not timed in the baseline: not compared
+	}
+	if got := addedCommandP99(lat, base); got != 700*time.Microsecond {
+		t.Errorf("addedCommandP99 = %s, want 700us (pop)", got)
+	}
+	res := compare([]Result{
+		{Target: "direct", Phase: PhaseLifecycle, Clients: 8, Jobs: 10, JobsPerSec: 100, Latency: base},
+		{Target: "router", Phase: PhaseLifecycle, Clients: 8, Jobs: 10, JobsPerSec: 90, Latency: lat},
+	})
+	if r := res[1]; r.AddedP99 != 2*ms || r.AddedCommandP99 != 700*time.Microsecond {
+		t.Errorf("router added p99 = job %s, command %s; want 2ms, 700us", r.AddedP99, r.AddedCommandP99)
+	}
+	var b strings.Builder
+	if err := (&Report{Results: res}).WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "0.90x +2.00ms +700us") {
+		t.Errorf("text lacks the comparison:\n%s", b.String())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -323,5 +324,29 @@ func TestNoScriptLoadsAndRetries(t *testing.T) {
 	}
 	if !strings.Contains(info, "cmdstat_script|load:calls=2,") {
 		t.Errorf("want two SCRIPT LOADs (one per NOSCRIPT), commandstats:\n%s", info)
+	}
+}
+
+func TestOnlyJID(t *testing.T) {
+	job := func(jid, data string) string {
+		return `{"jid":"` + jid + `","klass":"K","data":` + strconv.Quote(data) + `,"dependents":{},"dependencies":["dep1"]}`
+	}
+	for _, c := range []struct {
+		name, reply, want string
+		ok                bool
+	}{
+		{"one job", "[" + job("abc", "{}") + "]", "abc", true},
+		{"jid-like text in the data", "[" + job("abc", `{"jid":"x"}`) + "]", "abc", true},
+		{"two jobs", "[" + job("a", "{}") + "," + job("b", "{}") + "]", "", false},
+		{"no job", "{}", "", false},
+		{"empty jid", "[" + job("", "{}") + "]", "", false},
+		{"not an array", job("abc", "{}"), "", false},
+		{"truncated", "[" + job("abc", "{}"), "", false},
+		{"no jid field", `[{"klass":"K"}]`, "", false},
+	} {
+		got, ok := onlyJID(c.reply)
+		if got != c.want || ok != c.ok {
+			t.Errorf("%s: onlyJID(%s) = %q, %v; want %q, %v", c.name, c.reply, got, ok, c.want, c.ok)
+		}
 	}
 }
