@@ -537,8 +537,24 @@ func (r *Router) Events(fn func(channel, message string)) (cancel func()) {
 
 // EventsNotify is Events with a dropped callback, called (once, on its own
 // goroutine) if the subscriber is disconnected because more than
-// Config.EventQueueLimit messages waited for fn.
+// Config.EventQueueLimit messages waited for fn. It wants every ql:*
+// channel (Want) while registered.
 func (r *Router) EventsNotify(fn func(channel, message string), dropped func()) (cancel func()) {
+	stop := r.FeedNotify(fn, dropped)
+	release, err := r.Want(context.Background(), "", true)
+	if err != nil {
+		r.log.Warn("events: subscription not confirmed by every shard", "err", err)
+	}
+	return func() {
+		stop()
+		release()
+	}
+}
+
+// FeedNotify registers fn like EventsNotify, but for the messages of the
+// channels some Want asked for (and every client's PUBLISH) only: a front
+// end that tracks its clients' subscriptions wants just those channels.
+func (r *Router) FeedNotify(fn func(channel, message string), dropped func()) (cancel func()) {
 	s := r.events.add(fn, dropped)
 	r.subscribeShards()
 	return func() { r.events.remove(s, false) }
@@ -552,8 +568,10 @@ func (h *hub) subscribers() int {
 }
 
 // subscribeShards subscribes to every shard's events, once, and waits (at
-// most Config.SubscribeTimeout) until each subscription delivers. Before
-// Start or after Stop it does nothing.
+// most Config.SubscribeTimeout) until each subscription delivers. A shard
+// that can (listenerShard) gets a Listener following the router's interest;
+// any other delivers every ql:* message. Before Start or after Stop it does
+// nothing.
 func (r *Router) subscribeShards() {
 	r.mu.Lock()
 	ready, subCtx := r.subReady, r.subCtx
@@ -561,18 +579,37 @@ func (r *Router) subscribeShards() {
 	if first {
 		ready = make(chan struct{})
 		r.subReady = ready
+		fns := make(map[string]func(channel, message string), len(r.names))
+		for _, n := range r.names {
+			fns[n] = func(channel, message string) { r.events.receive(n, channel, message) }
+		}
+		r.interest.mu.Lock()
 		for _, n := range r.names {
 			s := r.shards[n]
+			if ls, ok := s.(listenerShard); ok {
+				l, err := ls.Listen(subCtx, fns[n])
+				if err != nil {
+					r.log.Error("subscribe to shard events", "shard", n, "err", err)
+					continue
+				}
+				r.interest.listeners[n] = l
+				r.wg.Add(1) // Stop waits for the listener to end
+				go func() {
+					defer r.wg.Done()
+					<-l.Done()
+				}()
+				continue
+			}
 			r.wg.Add(1) // (under mu: Stop's Wait starts after stopped is set)
 			go func() {
 				defer r.wg.Done()
-				if err := s.Subscribe(subCtx, func(channel, message string) {
-					r.events.receive(s.Name(), channel, message)
-				}); err != nil {
-					r.log.Error("subscribe to shard events", "shard", s.Name(), "err", err)
+				if err := s.Subscribe(subCtx, fns[n]); err != nil {
+					r.log.Error("subscribe to shard events", "shard", n, "err", err)
 				}
 			}()
 		}
+		r.interest.request()
+		r.interest.mu.Unlock()
 	}
 	r.mu.Unlock()
 	switch {

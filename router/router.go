@@ -251,6 +251,7 @@ type Router struct {
 	subCtx   context.Context    // guarded by mu; set by Start: the subscriptions' context
 	subReady chan struct{}      // guarded by mu; made when the subscriptions start, closed once they deliver
 	wg       sync.WaitGroup     // subscription goroutines
+	interest interest           // what the subscriptions listen to (interest.go)
 }
 
 // New checks cfg and builds a Router with one shard client per configured
@@ -326,6 +327,8 @@ func newRouter(cfg Config, shards []Shard) (*Router, error) {
 		jids:   newJidCache(cfg.JidCacheSize),
 		moves:  newInflight(),
 	}
+	r.interest.channels = make(map[string]int)
+	r.interest.listeners = make(map[string]*shard.Listener)
 	for _, s := range shards {
 		if !rg.Contains(s.Name()) {
 			return nil, fmt.Errorf("router: shard %q is not in Config.Shards", s.Name())

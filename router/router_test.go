@@ -44,6 +44,12 @@ func (c *countingShard) Do(ctx context.Context, args ...string) (core.Reply, err
 	return c.Shard.Do(ctx, args...)
 }
 
+// Listen passes through, so that the router follows its interest on the
+// real shards as in production.
+func (c *countingShard) Listen(ctx context.Context, fn func(channel, message string)) (*shard.Listener, error) {
+	return c.Shard.(listenerShard).Listen(ctx, fn)
+}
+
 func (c *countingShard) reset() { c.calls.Store(0); c.raw.Store(0) }
 
 // testRedis is one throwaway redis-server with its shard name.

@@ -98,6 +98,12 @@ func (l *Listener) Done() <-chan struct{} { return l.done }
 // Set returns reaches fn; or with ctx's error, the change then still
 // being made in the background. Removals are not waited for.
 func (l *Listener) Set(ctx context.Context, channels []string, all bool) error {
+	return l.Wait(ctx, l.Request(channels, all))
+}
+
+// Request is Set without the wait: it returns the version of the set, for
+// Wait.
+func (l *Listener) Request(channels []string, all bool) uint64 {
 	w := subSet{channels: make(map[string]bool, len(channels)), all: all}
 	for _, ch := range channels {
 		w.channels[ch] = true
@@ -111,6 +117,12 @@ func (l *Listener) Set(ctx context.Context, channels []string, all bool) error {
 	case l.kick <- struct{}{}:
 	default:
 	}
+	return v
+}
+
+// Wait waits until the set of version v (or a later one) is in place, ctx
+// ends or the Listener ends.
+func (l *Listener) Wait(ctx context.Context, v uint64) error {
 	for {
 		l.mu.Lock()
 		done, changed := l.applied >= v, l.changed

@@ -204,6 +204,7 @@ type backend struct {
 
 type pendingEvents struct {
 	fn       func(channel, message string)
+	all      bool   // Events (every message), not Feed
 	cancel   func() // guarded by backend.evMu
 	canceled bool   // guarded by backend.evMu
 }
@@ -247,16 +248,33 @@ func (b *backend) Publish(ctx context.Context, channel, message string) (int64, 
 	return r.Publish(ctx, channel, message)
 }
 
-// Events registers fn once the router exists. The RESP server registers its
-// event feed when it starts, before the router does, so registration is
-// deferred until then.
+// Events registers fn once the router exists: a client may subscribe
+// before the router is made, so registration is deferred until then.
 func (b *backend) Events(fn func(channel, message string)) (cancel func()) {
+	return b.register(fn, true)
+}
+
+// Feed is Events for the channels wanted (resp.Interest).
+func (b *backend) Feed(fn func(channel, message string)) (cancel func()) {
+	return b.register(fn, false)
+}
+
+// Want asks the router for a channel (resp.Interest).
+func (b *backend) Want(ctx context.Context, channel string, pattern bool) (func(), error) {
+	r, err := b.router()
+	if err != nil {
+		return func() {}, err
+	}
+	return r.Want(ctx, channel, pattern)
+}
+
+func (b *backend) register(fn func(channel, message string), all bool) (cancel func()) {
 	b.evMu.Lock()
 	defer b.evMu.Unlock()
 	if r := b.r.Load(); r != nil {
-		return r.Events(fn)
+		return subscribe(r, fn, all)
 	}
-	p := &pendingEvents{fn: fn}
+	p := &pendingEvents{fn: fn, all: all}
 	b.pending = append(b.pending, p)
 	return func() {
 		b.evMu.Lock()
@@ -275,10 +293,19 @@ func (b *backend) setRouter(r *router.Router) {
 	b.r.Store(r)
 	for _, p := range b.pending {
 		if !p.canceled {
-			p.cancel = r.Events(p.fn)
+			p.cancel = subscribe(r, p.fn, p.all)
 		}
 	}
 	b.pending = nil
+}
+
+// subscribe registers fn with r: for every message (all), or for the
+// wanted channels.
+func subscribe(r *router.Router, fn func(channel, message string), all bool) (cancel func()) {
+	if all {
+		return r.Events(fn)
+	}
+	return r.FeedNotify(fn, nil)
 }
 
 func (b *backend) FlushAll(ctx context.Context) error {

@@ -74,3 +74,20 @@ type RouterInfo struct {
 type Barrier interface {
 	Barrier(ctx context.Context) error
 }
+
+// Interest is optionally implemented by a Backend that hears only the
+// channels its clients subscribe to (a router subscribes upstream to just
+// those, which spares its shards the messages nobody here wants). The
+// server then registers its event feed with Feed instead of Events, and
+// calls Want for every channel and pattern a connection subscribes to
+// before confirming the subscription, releasing it at the unsubscribe or
+// when the connection ends.
+type Interest interface {
+	// Feed is Events for the wanted channels (and every client's PUBLISH).
+	Feed(fn func(channel, message string)) (cancel func())
+	// Want makes the backend hear channel (pattern: every channel the
+	// pattern may match) until release, and returns once messages
+	// published from then on reach the feed. On error the subscription is
+	// still made, without that guarantee.
+	Want(ctx context.Context, channel string, pattern bool) (release func(), err error)
+}

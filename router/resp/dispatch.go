@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/qless-router/qless-router/core"
@@ -28,6 +29,12 @@ type session struct {
 
 	sub      *subConn    // set at the first (P)SUBSCRIBE
 	detached atomic.Bool // handed to the PubSub
+
+	wantMu sync.Mutex
+	wants  map[string]func() // guarded by wantMu; Interest releases by "c:<channel>" or "p:<pattern>"
+	// wantsReleased: the connection ended (guarded by wantMu); a want
+	// that completes later is released at once.
+	wantsReleased bool
 }
 
 // writer is the part of redcon.Conn (and *redcon.Writer) that replies use.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // barrierBackend is a fakeBackend whose Barrier emits a message that was
@@ -27,20 +26,7 @@ func (b *barrierBackend) Barrier(ctx context.Context) error {
 func TestSubscribeFence(t *testing.T) {
 	t.Parallel()
 	b := &barrierBackend{fakeBackend: &fakeBackend{}}
-	cfg := DefaultLocalConfig()
-	cfg.Script = ownScript
-	s, err := New(cfg, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = s.Stop(ctx)
-	})
+	s := startServerWith(t, nil, b)
 	for round := 1; round <= 20; round++ {
 		sub := dialRaw(t, s.Addr())
 		if got := sub.do("PSUBSCRIBE", "*"); !isSubscribeReply(got, "psubscribe", "*") {

@@ -189,13 +189,19 @@ func (b *fakeBackend) flushCount() int {
 // stops it at cleanup.
 func startServer(t *testing.T, mod func(*Config)) (*Server, *fakeBackend) {
 	t.Helper()
+	b := &fakeBackend{}
+	return startServerWith(t, mod, b), b
+}
+
+// startServerWith is startServer over backend b.
+func startServerWith(t *testing.T, mod func(*Config), b Backend) *Server {
+	t.Helper()
 	cfg := DefaultLocalConfig()
 	cfg.Script = ownScript
 	cfg.Version = "test"
 	if mod != nil {
 		mod(&cfg)
 	}
-	b := &fakeBackend{}
 	s, err := New(cfg, b)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -210,7 +216,7 @@ func startServer(t *testing.T, mod func(*Config)) (*Server, *fakeBackend) {
 			t.Errorf("Stop: %v", err)
 		}
 	})
-	return s, b
+	return s
 }
 
 const ownScript = "-- the router's own qless script (test stand-in)\nreturn 1\n"

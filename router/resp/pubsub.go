@@ -2,6 +2,7 @@ package resp
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,9 +74,12 @@ func (s *Server) subscribe(conn redcon.Conn, ss *session, pattern bool, channels
 	if ss.sub == nil {
 		ss.sub = &subConn{Conn: conn, s: s, ss: ss}
 		s.feed()
+		s.want(ss, pattern, channels)
 		if resume := s.fence(ss); resume != nil {
 			defer resume()
 		}
+	} else {
+		s.want(ss, pattern, channels)
 	}
 	for _, ch := range channels {
 		if pattern {
@@ -124,21 +128,124 @@ func (d *detachedConn) Flush() error {
 	return err
 }
 
+// ReadCommand is how the PubSub reads a subscribed connection's commands:
+// the server sees the (un)subscriptions first, to want (and release) their
+// channels from an Interest backend before the PubSub confirms them.
+func (d *detachedConn) ReadCommand() (redcon.Command, error) {
+	cmd, err := d.DetachedConn.ReadCommand()
+	if err == nil && len(cmd.Args) > 0 {
+		name, args := cmd.Args[0], cmd.Args[1:]
+		switch {
+		case eqFold(name, "subscribe"), eqFold(name, "psubscribe"):
+			d.s.want(d.ss, eqFold(name, "psubscribe"), args)
+		case eqFold(name, "unsubscribe"), eqFold(name, "punsubscribe"):
+			d.s.unwant(d.ss, eqFold(name, "punsubscribe"), args)
+		}
+	}
+	return cmd, err
+}
+
 func (d *detachedConn) Close() error {
 	err := d.DetachedConn.Close()
 	d.once.Do(func() { d.s.unregister(d.ss) })
 	return err
 }
 
-// feed registers the server's event feed with Backend.Events, once, at the
-// first subscription (Backend.Events returns once the feed delivers). It
-// stays registered until Stop.
+// feed registers the server's event feed with Backend.Events (Feed of an
+// Interest backend), once, at the first subscription (it returns once the
+// feed delivers). It stays registered until Stop.
 func (s *Server) feed() {
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
 	if s.stopEv == nil {
-		s.stopEv = s.backend.Events(s.onEvent)
+		if in, ok := s.backend.(Interest); ok {
+			s.stopEv = in.Feed(s.onEvent)
+		} else {
+			s.stopEv = s.backend.Events(s.onEvent)
+		}
 	}
+}
+
+// want asks an Interest backend for the channels (or patterns) a
+// connection subscribes to, each once per connection, and waits (bounded
+// by Config.SubscribeFenceTimeout) until they are heard.
+func (s *Server) want(ss *session, pattern bool, channels [][]byte) {
+	in, ok := s.backend.(Interest)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ss.ctx, s.cfg.SubscribeFenceTimeout)
+	defer cancel()
+	for _, ch := range channels {
+		key := wantKey(pattern, string(ch))
+		ss.wantMu.Lock()
+		_, have := ss.wants[key]
+		ss.wantMu.Unlock()
+		if have {
+			continue
+		}
+		release, err := in.Want(ctx, string(ch), pattern)
+		if err != nil {
+			s.log.Warn("subscription not confirmed upstream", "channel", string(ch), "pattern", pattern, "err", err)
+		}
+		ss.wantMu.Lock()
+		if ss.wants == nil {
+			ss.wants = map[string]func(){}
+		}
+		if _, dup := ss.wants[key]; dup || ss.wantsReleased {
+			ss.wantMu.Unlock()
+			release()
+			continue
+		}
+		ss.wants[key] = release
+		ss.wantMu.Unlock()
+	}
+}
+
+// unwant releases the channels (or patterns) of an unsubscribe; none means
+// all of that kind.
+func (s *Server) unwant(ss *session, pattern bool, channels [][]byte) {
+	prefix := wantKey(pattern, "")
+	ss.wantMu.Lock()
+	var releases []func()
+	if len(channels) == 0 {
+		for key, release := range ss.wants {
+			if strings.HasPrefix(key, prefix) {
+				releases = append(releases, release)
+				delete(ss.wants, key)
+			}
+		}
+	}
+	for _, ch := range channels {
+		key := prefix + string(ch)
+		if release, ok := ss.wants[key]; ok {
+			releases = append(releases, release)
+			delete(ss.wants, key)
+		}
+	}
+	ss.wantMu.Unlock()
+	for _, release := range releases {
+		release()
+	}
+}
+
+// releaseWants releases everything a closing connection wanted.
+func (s *Server) releaseWants(ss *session) {
+	ss.wantMu.Lock()
+	wants := ss.wants
+	ss.wants = nil
+	ss.wantsReleased = true
+	ss.wantMu.Unlock()
+	for _, release := range wants {
+		release()
+	}
+}
+
+func wantKey(pattern bool, channel string) string {
+	if pattern {
+		return "p:" + channel
+	}
+	return "c:" + channel
 }
 
 // fence runs the Barrier of the backend, if any, and pauses the delivery

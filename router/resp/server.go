@@ -257,6 +257,7 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 
 func (s *Server) unregister(ss *session) {
 	ss.cancel()
+	s.releaseWants(ss)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.sessions, ss)
