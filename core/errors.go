@@ -21,6 +21,10 @@ var (
 	// ErrStopped: the component was stopped (or not started) and takes no
 	// more calls.
 	ErrStopped = errors.New("stopped")
+	// ErrNotReplicated: a write ran on a shard's primary, but fewer
+	// replicas than the durability setting asks for acknowledged it in
+	// time (shard.Config.WaitReplicas).
+	ErrNotReplicated = errors.New("write not acknowledged by enough replicas")
 	// ErrStaleEpoch: a router was asked to route under a ring epoch older
 	// than one it has seen (DESIGN section 6).
 	ErrStaleEpoch = errors.New("stale ring epoch")

@@ -57,6 +57,18 @@ type Config struct {
 	// MaxFlushDelay): fewer system calls on the router and on Redis under
 	// load, for at most this much added latency. 0 flushes at once.
 	MaxFlushDelay time.Duration
+	// WaitReplicas, when positive, makes every qless command that can write
+	// wait until this many replicas acknowledged it (WAIT on the same
+	// connection), at most WaitTimeout; when fewer do, the call fails with
+	// core.ErrNotReplicated (the write is on the primary). A failover of a
+	// Sentinel-watched shard then loses no acknowledged write (the replica
+	// promoted must be one that acknowledged: with one replica, it is).
+	// Each such call takes a connection of its own from a pool instead of
+	// the pipelined one. 0 (the default) acknowledges at once, as Redis does.
+	WaitReplicas int
+	// WaitTimeout bounds the wait for replicas (WAIT's timeout); required
+	// when WaitReplicas is set.
+	WaitTimeout time.Duration
 	// Functions calls the qless script as a Redis 7 function (FUNCTION
 	// LOAD of lua.Library(), FCALL lua.FunctionName()) where the server
 	// allows it, falling back to EVALSHA where it does not (Redis < 7, an
@@ -124,6 +136,12 @@ func (c Config) Validate() error {
 		if d.v <= 0 {
 			return fmt.Errorf("shard %s: Config.%s must be positive, got %s", c.Name, d.name, d.v)
 		}
+	}
+	if c.WaitReplicas < 0 {
+		return fmt.Errorf("shard %s: Config.WaitReplicas must not be negative, got %d", c.Name, c.WaitReplicas)
+	}
+	if c.WaitReplicas > 0 && c.WaitTimeout < time.Millisecond {
+		return fmt.Errorf("shard %s: Config.WaitTimeout must be at least 1ms with WaitReplicas, got %s", c.Name, c.WaitTimeout)
 	}
 	return nil
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/qless-router/qless-router/core"
 	"github.com/qless-router/qless-router/internal/redisproc"
-	"github.com/qless-router/qless-router/internal/redistest"
 )
 
 // startSentinel runs a redis-server in Sentinel mode monitoring the master
@@ -58,18 +57,7 @@ func startSentinel(t *testing.T, primary, replica string) string {
 
 func TestSentinel(t *testing.T) {
 	t.Parallel()
-	primary := redistest.Start(t, "--repl-diskless-sync-delay", "0")
-	replica := redistest.Start(t)
-	host, p, _ := net.SplitHostPort(primary.Addr)
-
-	rs := startShard(t, replica.Addr)
-	if _, err := rs.Do(ctx(t), "REPLICAOF", host, p); err != nil {
-		t.Fatalf("REPLICAOF: %v", err)
-	}
-	eventually(t, "the replica to sync", func() bool {
-		r, err := rs.Do(ctx(t), "ROLE")
-		return err == nil && len(r.Array) > 3 && r.Array[3] == "connected"
-	})
+	primary, replica := replicated(t)
 	sentinel := startSentinel(t, primary.Addr, replica.Addr)
 
 	s := startShard(t, "", func(c *Config) { c.URL = "redis-sentinel://" + sentinel + "/mym" })

@@ -303,6 +303,9 @@ func (s *Shard) CallArgs(ctx context.Context, argv ...string) (core.Reply, error
 	if err != nil {
 		return core.Reply{}, err
 	}
+	if s.durable(argv) {
+		return s.callDurable(ctx, c, argv)
+	}
 	if s.useFn.Load() {
 		return s.callFunction(ctx, c, argv)
 	}

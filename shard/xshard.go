@@ -63,21 +63,30 @@ func (s *Shard) callTx(ctx context.Context, argvs [][]string) ([]core.Reply, []e
 		cmds = append(cmds, c.B().Evalsha().Sha1(s.sha).Numkeys(0).Arg(argv...).Build())
 	}
 	cmds = append(cmds, c.B().Exec().Build())
+	durable := s.cfg.WaitReplicas > 0
+	if durable {
+		cmds = append(cmds, s.waitCmd(c))
+	}
 	res := c.DoMulti(ctx, cmds...)
 	// Queued commands answer QUEUED: an error there refused the transaction
 	// (EXECABORT follows).
-	for _, r := range res[:len(res)-1] {
+	for _, r := range res[:len(argvs)+1] {
 		if err := s.txError("MULTI", r); err != nil {
 			return nil, nil, err
 		}
 	}
-	exec := res[len(res)-1]
+	exec := res[len(argvs)+1]
 	if err := s.txError("EXEC", exec); err != nil {
 		return nil, nil, err
 	}
 	msgs, err := exec.ToArray()
 	if err != nil || len(msgs) != len(argvs) {
 		return nil, nil, &core.ShardError{Shard: s.name, Err: fmt.Errorf("EXEC: %d replies for %d commands (%v)", len(msgs), len(argvs), err)}
+	}
+	if durable {
+		if err := s.checkWait(res[len(res)-1]); err != nil {
+			return nil, nil, err
+		}
 	}
 	replies := make([]core.Reply, len(msgs))
 	errs := make([]error, len(msgs))
@@ -134,9 +143,15 @@ func (s *Shard) CallThenDo(ctx context.Context, argv []string, raw ...string) (c
 	if err != nil {
 		return core.Reply{}, err, core.Reply{}, err
 	}
-	res := c.DoMulti(ctx,
+	cmds := rueidis.Commands{
 		c.B().Evalsha().Sha1(s.sha).Numkeys(0).Arg(argv...).Build(),
-		c.B().Arbitrary(raw[0]).Args(raw[1:]...).Build())
+		c.B().Arbitrary(raw[0]).Args(raw[1:]...).Build(),
+	}
+	durable := s.durable(argv)
+	if durable {
+		cmds = append(cmds, s.waitCmd(c))
+	}
+	res := c.DoMulti(ctx, cmds...)
 	rep, err := s.result(res[0])
 	var se *core.ScriptError
 	if err != nil && errors.As(err, &se) && lua.IsNoScript(se.Text) {
@@ -145,5 +160,10 @@ func (s *Shard) CallThenDo(ctx context.Context, argv []string, raw ...string) (c
 		return rep, err, rrep, rerr
 	}
 	rrep, rerr := s.result(res[1])
+	if durable && err == nil {
+		if werr := s.checkWait(res[2]); werr != nil {
+			return core.Reply{}, werr, rrep, rerr
+		}
+	}
 	return rep, err, rrep, rerr
 }

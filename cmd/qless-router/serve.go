@@ -63,6 +63,8 @@ func serveConfig(args []string, stderr io.Writer) (node.Config, *slog.Logger, er
 	xdef := router.DefaultConfig().CrossShard
 	asyncImport := fs.Bool("async-import", xdef.AsyncImport, "a command that moves a job to another shard answers once the move is recorded and imports it in the background (one round trip less; another router may not see the job in its new queue for about one round trip); false: answer after the import")
 	probeOnMiss := fs.Bool("probe-on-miss", xdef.ProbeOnMiss, "a put of a jid the jid directory does not know asks every shard whether the job exists elsewhere (for shards holding jobs put before the directory, e.g. after a migration from one Redis)")
+	waitReplicas := fs.Int("wait-replicas", 0, "durability: a qless command that writes is acknowledged only once this many replicas of its shard have it (WAIT), so that a failover loses no acknowledged write; fewer in --wait-timeout fail the command (it ran on the primary). 0: acknowledge at once, as Redis does")
+	waitTimeout := fs.Duration("wait-timeout", time.Second, "how long a write waits for --wait-replicas")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: qless-router serve --shard NAME=URL [--shard ...] [flags]\n\nRuns one router: a RESP front end that any qless client can use, in front of the shards.")
@@ -94,6 +96,13 @@ func serveConfig(args []string, stderr io.Writer) (node.Config, *slog.Logger, er
 	rc.Name, rc.Shards, rc.Epoch, rc.FanOutTimeout, rc.Logger = *nodeName, shardCfgs, *epoch, *fanOut, logger
 	rc.CrossShard.AsyncImport, rc.CrossShard.ProbeOnMiss = *asyncImport, *probeOnMiss
 	rc.ShardClient.StartDown = true // a shard that is down fails only its own queues
+	rc.ShardClient.WaitReplicas, rc.ShardClient.WaitTimeout = *waitReplicas, *waitTimeout
+	switch {
+	case *waitReplicas < 0:
+		return node.Config{}, nil, fmt.Errorf("--wait-replicas must not be negative, got %d", *waitReplicas)
+	case *waitReplicas > 0 && *waitTimeout < time.Millisecond:
+		return node.Config{}, nil, fmt.Errorf("--wait-timeout must be at least 1ms with --wait-replicas, got %s", *waitTimeout)
+	}
 	rc.Membership = &mc
 	pc := resp.DefaultConfig()
 	pc.Addr, pc.Password, pc.AdminPassword, pc.Script, pc.Version, pc.Logger = *respAddr, *password, *adminPassword, lua.Script(), version, logger

@@ -171,3 +171,29 @@ func TestServeAdvertiseFlags(t *testing.T) {
 		t.Error("--advertise-resp-addr without a port accepted")
 	}
 }
+
+// --wait-replicas and --wait-timeout reach every shard client; nonsense is
+// refused.
+func TestServeDurabilityFlags(t *testing.T) {
+	base := []string{"--shard", "a=redis://h:1", "--log-level", "error"}
+	nc, _, err := serveConfig(base, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc := nc.Router.ShardClient; sc.WaitReplicas != 0 {
+		t.Errorf("default WaitReplicas = %d, want 0", sc.WaitReplicas)
+	}
+	t.Setenv("QLESS_ROUTER_WAIT_TIMEOUT", "250ms")
+	nc, _, err = serveConfig(append(base, "--wait-replicas", "1"), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc := nc.Router.ShardClient; sc.WaitReplicas != 1 || sc.WaitTimeout != 250*time.Millisecond {
+		t.Errorf("WaitReplicas, WaitTimeout = %d, %s; want 1, 250ms", sc.WaitReplicas, sc.WaitTimeout)
+	}
+	for _, bad := range [][]string{{"--wait-replicas", "-1"}, {"--wait-replicas", "1", "--wait-timeout", "0s"}} {
+		if _, _, err := serveConfig(append(base, bad...), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--wait-") {
+			t.Errorf("serve %v = %v, want an error naming the flag", bad, err)
+		}
+	}
+}
