@@ -130,6 +130,7 @@ func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 	})
 	var mu sync.Mutex
 	var acked []string
+	var lastErr error
 	failures := 0
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -148,6 +149,7 @@ func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 					acked = append(acked, jid)
 				} else {
 					failures++
+					lastErr = err
 				}
 				mu.Unlock()
 				if err != nil {
@@ -174,7 +176,17 @@ func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 	if _, err := back.Do(ctx(t), "REPLICAOF", host, p); err != nil {
 		t.Fatalf("REPLICAOF: %v", err)
 	}
-	eventually(t, "puts after the failover", func() bool { return count() >= before+200 })
+	for deadline := time.Now().Add(15 * time.Second); count() < before+200; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			mu.Lock()
+			err := lastErr
+			mu.Unlock()
+			r, rerr := back.Do(ctx(t), "ROLE")
+			onReplica := startShard(t, replica.Addr)
+			info, ierr := onReplica.Do(ctx(t), "INFO", "replication")
+			t.Fatalf("no puts after the failover; last error %v; restarted primary's ROLE %v (%v); new primary: %v (%v)", err, r.Array, rerr, info.Str, ierr)
+		}
+	}
 	close(stop)
 	wg.Wait()
 	for _, jid := range acked {

@@ -33,7 +33,7 @@ func startSentinel(t *testing.T, primary, replica string) string {
 	dir := t.TempDir()
 	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\n"+
 		"sentinel monitor mym %s %s 1\n"+
-		"sentinel down-after-milliseconds mym 300\n"+
+		"sentinel down-after-milliseconds mym 1000\n"+ // (300 ms made a loaded test machine fail over twice)
 		"sentinel failover-timeout mym 3000\n"+
 		// Known from the start, rather than after the sentinel's first INFO
 		// round (10 s).
@@ -49,6 +49,10 @@ func startSentinel(t *testing.T, primary, replica string) string {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "sentinel.log"))
+			t.Logf("sentinel log:\n%s", log)
+		}
 	})
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
 	eventually(t, "the sentinel to answer", func() bool { return redisproc.Ping(context.Background(), addr) == nil })
