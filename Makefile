@@ -7,7 +7,7 @@ ROUTERS   ?= 3
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 COMPOSE   ?= docker-compose -f deploy/docker-compose.yml -p qless-router
 
-.PHONY: help build test test-short lint bench run script fuzz clean images compose-up compose-down chaos chaos-short
+.PHONY: help build test test-short lint bench run script fuzz clean images compose-up compose-down chaos chaos-short chaos-failover
 
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -66,3 +66,6 @@ chaos-short: images ## Short chaos run in Docker (about 2 minutes): kill routers
 
 chaos: images ## Long chaos run in Docker (several minutes, more kill rounds and jobs).
 	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -tags chaos -count=1 -timeout 40m -v -run 'TestVerify|TestChaos$$' ./chaos -chaos.profile=long
+
+chaos-failover: images ## Chaos with a replica and Sentinel per shard and --wait-replicas 1: kill primaries under load, check no acknowledged job is lost (~2 minutes).
+	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -tags chaos -count=1 -timeout 20m -v -run 'TestChaosFailover$$' ./chaos -chaos.profile=short

@@ -74,6 +74,9 @@ func profileNamed(name string) (profile, error) {
 type fault struct {
 	name  string
 	nodes []*node
+	// pick, when set, chooses the nodes when the fault comes (a shard's
+	// primary changes with each failover).
+	pick func(ctx context.Context) ([]*node, error)
 	// burst: kill, with nodes, the router of a mover that is moving jobs
 	// from src to dst (another shard) as fast as it can, once a quarter of
 	// them moved.
@@ -89,6 +92,58 @@ func TestChaos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runChaos(t, prof, clusterConfig{Shards: 3, Routers: 3}, func(cl *cluster, queues []string, owner map[string]string, bursts []pair) []fault {
+		// A router, a shard, then a router and the shard that the jobs of
+		// queues[0] move to, together (cross-shard moves in flight).
+		hopTarget := cl.Shard(owner[queues[1]])
+		var faults []fault
+		for r := range prof.rounds {
+			faults = append(faults,
+				fault{name: "router alone", nodes: []*node{cl.Routers[(1+r)%len(cl.Routers)]}},
+				fault{name: "shard alone", nodes: []*node{cl.Shard(owner[queues[r%len(queues)]])}},
+				fault{name: "router and a move target shard together", nodes: []*node{cl.Routers[r%len(cl.Routers)], hopTarget}},
+				fault{name: "a mover's router and its target shard, mid-burst", nodes: []*node{cl.Shard(owner[bursts[r].dst])},
+					burst: true, src: bursts[r].src, dst: bursts[r].dst},
+			)
+		}
+		return faults
+	})
+}
+
+// TestChaosFailover runs the load on shards that each have a replica and a
+// Sentinel, with routers that acknowledge a write once the replica has it
+// (--wait-replicas 1), and kills each shard's primary in turn: Sentinel
+// promotes the replica, the routers follow, the killed primary comes back
+// as a replica; then a router. Every acknowledged job must be there.
+func TestChaosFailover(t *testing.T) {
+	prof, err := profileNamed(*profileFlag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof.rounds = 0 // no bursts of moves: the faults are failovers
+	prof.down = max(prof.down, 5*time.Second)
+	runChaos(t, prof, clusterConfig{Shards: 2, Routers: 2, Replicated: true}, func(cl *cluster, _ []string, _ map[string]string, _ []pair) []fault {
+		primaryOf := func(name string) func(ctx context.Context) ([]*node, error) {
+			return func(ctx context.Context) ([]*node, error) {
+				p, err := cl.Primary(ctx, name)
+				return []*node{p}, err
+			}
+		}
+		return []fault{
+			{name: "primary of shard-1", pick: primaryOf("shard-1")},
+			{name: "primary of shard-2", pick: primaryOf("shard-2")},
+			{name: "router alone", nodes: []*node{cl.Routers[1]}},
+			{name: "primary of shard-1 again (the first replica)", pick: primaryOf("shard-1")},
+		}
+	})
+}
+
+// pair is a burst's source and target queues.
+type pair struct{ src, dst string }
+
+// runChaos starts a cluster of cfg's shape, runs prof's load with the faults
+// makeFaults gives, and checks every job at the end.
+func runChaos(t *testing.T, prof profile, cfg clusterConfig, makeFaults func(cl *cluster, queues []string, owner map[string]string, bursts []pair) []fault) {
 	script, err := os.ReadFile(scriptPath)
 	if err != nil {
 		t.Fatalf("read the router image's script: %v (build the images with `make images`)", err)
@@ -96,7 +151,8 @@ func TestChaos(t *testing.T) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	cl := startCluster(ctx, t, clusterConfig{RouterImage: routerImage, RedisImage: redisImage, Shards: 3, Routers: 3, Ready: 60 * time.Second})
+	cfg.RouterImage, cfg.RedisImage, cfg.Ready = routerImage, redisImage, 60*time.Second
+	cl := startCluster(ctx, t, cfg)
 	t.Logf("cluster up in %v: routers %v", time.Since(start).Round(time.Millisecond), cl.RouterAddrs())
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -109,7 +165,6 @@ func TestChaos(t *testing.T) {
 	queues, owner := pickQueues(ctx, t, cl, prof.load.RunID, nil)
 	// Each round's burst has queues of its own (no worker serves a burst's
 	// source), its target shard rotating.
-	type pair struct{ src, dst string }
 	var bursts []pair
 	all := slices.Clone(queues)
 	for r := range prof.rounds {
@@ -153,23 +208,16 @@ func TestChaos(t *testing.T) {
 	produced := make(chan error, 1)
 	go func() { produced <- ld.produce(ctx) }()
 
-	// Faults: a router, a shard, then a router and the shard that the
-	// jobs of queues[0] move to, together (cross-shard moves in flight).
-	hopTarget := cl.Shard(owner[queues[1]])
-	var faults []fault
-	for r := range prof.rounds {
-		faults = append(faults,
-			fault{name: "router alone", nodes: []*node{cl.Routers[(1+r)%len(cl.Routers)]}},
-			fault{name: "shard alone", nodes: []*node{cl.Shard(owner[queues[r%len(queues)]])}},
-			fault{name: "router and a move target shard together", nodes: []*node{cl.Routers[r%len(cl.Routers)], hopTarget}},
-			fault{name: "a mover's router and its target shard, mid-burst", nodes: []*node{cl.Shard(owner[bursts[r].dst])},
-				burst: true, src: bursts[r].src, dst: bursts[r].dst},
-		)
-	}
+	faults := makeFaults(cl, queues, owner, bursts)
 	loadStart := time.Now()
 	for i, f := range faults {
 		if err := sleepCtx(ctx, prof.settle); err != nil {
 			t.Fatal(err)
+		}
+		if f.pick != nil {
+			if f.nodes, err = f.pick(ctx); err != nil {
+				t.Fatalf("fault %d (%s): %v", i+1, f.name, err)
+			}
 		}
 		var moverDone chan struct{}
 		if f.burst {
@@ -280,7 +328,12 @@ func drain(ctx context.Context, cl *cluster, ld *load, owner map[string]string, 
 		shards := map[string]shardState{}
 		var readErr error
 		for _, s := range cl.Shards {
-			st, err := readShard(ctx, s, ld.cfg.RunID)
+			p, err := cl.Primary(ctx, s.Name)
+			if err != nil {
+				readErr = err
+				break
+			}
+			st, err := readShard(ctx, p, s.Name, ld.cfg.RunID)
 			if err != nil {
 				readErr = err
 				break

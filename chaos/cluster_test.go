@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,9 +27,21 @@ import (
 type clusterConfig struct {
 	RouterImage, RedisImage string
 	Shards, Routers         int
+	// Replicated gives each shard a replica and the cluster a Sentinel
+	// watching every shard (its master set named after the shard); the
+	// routers reach the shards through the Sentinel and acknowledge a write
+	// only once the replica has it (--wait-replicas 1).
+	Replicated bool
 	// Ready bounds each wait for a container to serve after a (re)start.
 	Ready time.Duration
 }
+
+// sentinelPort is the Sentinel's port in its container.
+const sentinelPort = 26379
+
+// waitReplicas is the routers' --wait-replicas with replicated shards:
+// QLESS_CHAOS_WAIT_REPLICAS=0 shows what a failover loses without it.
+var waitReplicas = envOr("QLESS_CHAOS_WAIT_REPLICAS", "1")
 
 // node is one container of the cluster: a shard or a router.
 type node struct {
@@ -38,7 +51,10 @@ type node struct {
 	// shard, 6380 for a router); HTTP is a router's dashboard port.
 	Port, HTTP int
 	ctr        *testcontainers.DockerContainer
-	shard      bool
+	shard      bool // a redis-server (a shard's primary, or its replica)
+	sentinel   bool
+	// primary is the shard a replica replicates at first (nil for others).
+	primary *node
 }
 
 // Addr is the host-side RESP address of the node.
@@ -54,6 +70,10 @@ type cluster struct {
 	docker  *testcontainers.DockerClient
 	Shards  []*node
 	Routers []*node
+	// With clusterConfig.Replicated: Replicas[i] replicates Shards[i] at
+	// first (Sentinel may swap their roles), and Sentinel watches them.
+	Replicas []*node
+	Sentinel *node
 }
 
 // startCluster creates the network and starts every shard, then every
@@ -73,7 +93,7 @@ func startCluster(ctx context.Context, t *testing.T, cfg clusterConfig) *cluster
 	}
 	c := &cluster{cfg: cfg, docker: dc}
 	prefix := c.createNetwork(ctx, t)
-	ports := freePorts(t, cfg.Shards+2*cfg.Routers)
+	ports := freePorts(t, 2*cfg.Shards+2*cfg.Routers+1)
 	for i := range cfg.Shards {
 		c.Shards = append(c.Shards, &node{Name: "shard-" + strconv.Itoa(i+1), IP: fmt.Sprintf("%s.%d", prefix, 11+i), Port: ports[i], shard: true})
 	}
@@ -81,8 +101,22 @@ func startCluster(ctx context.Context, t *testing.T, cfg clusterConfig) *cluster
 		c.Routers = append(c.Routers, &node{Name: "router-" + strconv.Itoa(i+1), IP: fmt.Sprintf("%s.%d", prefix, 21+i),
 			Port: ports[cfg.Shards+2*i], HTTP: ports[cfg.Shards+2*i+1]})
 	}
-	for _, n := range c.Shards {
+	if cfg.Replicated {
+		base := cfg.Shards + 2*cfg.Routers
+		for i, p := range c.Shards {
+			c.Replicas = append(c.Replicas, &node{Name: p.Name + "-replica", IP: fmt.Sprintf("%s.%d", prefix, 31+i),
+				Port: ports[base+i], shard: true, primary: p})
+		}
+		c.Sentinel = &node{Name: "sentinel", IP: prefix + ".41", Port: ports[base+cfg.Shards], sentinel: true}
+	}
+	for _, n := range append(slices.Clone(c.Shards), c.Replicas...) {
 		c.run(ctx, t, n, c.redisRequest(n))
+	}
+	if c.Sentinel != nil {
+		c.run(ctx, t, c.Sentinel, c.sentinelRequest())
+		if err := c.waitReplicasKnown(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, n := range c.Routers {
 		c.run(ctx, t, n, c.routerRequest(n))
@@ -122,13 +156,124 @@ func (c *cluster) createNetwork(ctx context.Context, t *testing.T) string {
 }
 
 func (c *cluster) redisRequest(n *node) testcontainers.ContainerRequest {
-	return testcontainers.ContainerRequest{
+	req := testcontainers.ContainerRequest{
 		Image:        c.cfg.RedisImage,
 		ExposedPorts: []string{"6379/tcp"},
 		HostConfigModifier: func(hc *container.HostConfig) {
 			hc.PortBindings = loopbackBinding("6379/tcp", n.Port)
 		},
 	}
+	if c.cfg.Replicated {
+		// Any of them may become a primary: no delay before a full sync.
+		req.Cmd = []string{"/etc/redis/redis.conf", "--repl-diskless-sync-delay", "0"}
+		if n.primary != nil {
+			req.Cmd = append(req.Cmd, "--replicaof", n.primary.IP, "6379")
+		}
+	}
+	return req
+}
+
+// sentinelRequest runs the Sentinel watching every shard: quorum 1, a
+// primary silent for a second is failed over.
+func (c *cluster) sentinelRequest() testcontainers.ContainerRequest {
+	conf := fmt.Sprintf("port %d\nbind 0.0.0.0\nprotected-mode no\ndir /data\n", sentinelPort)
+	for i, p := range c.Shards {
+		conf += fmt.Sprintf("sentinel monitor %[1]s %[2]s 6379 1\n"+
+			"sentinel down-after-milliseconds %[1]s 1000\n"+
+			"sentinel failover-timeout %[1]s 5000\n"+
+			"sentinel known-replica %[1]s %[3]s 6379\n", p.Name, p.IP, c.Replicas[i].IP)
+	}
+	port := strconv.Itoa(sentinelPort) + "/tcp"
+	return testcontainers.ContainerRequest{
+		Image:        c.cfg.RedisImage,
+		Cmd:          []string{"/etc/redis/sentinel.conf", "--sentinel"},
+		ExposedPorts: []string{port},
+		Files: []testcontainers.ContainerFile{{
+			Reader: strings.NewReader(conf), ContainerFilePath: "/etc/redis/sentinel.conf", FileMode: 0o644,
+		}},
+		HostConfigModifier: func(hc *container.HostConfig) {
+			hc.PortBindings = loopbackBinding(port, c.Sentinel.Port)
+		},
+	}
+}
+
+// waitReplicasKnown waits until every replica has synced and the Sentinel
+// knows it (it can fail over only to a replica it knows).
+func (c *cluster) waitReplicasKnown(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Ready)
+	defer cancel()
+	var last error
+	for ctx.Err() == nil {
+		last = nil
+		for i, p := range c.Shards {
+			n, err := c.sentinelReplicas(ctx, p.Name)
+			if err == nil && n == 0 {
+				err = fmt.Errorf("sentinel knows no replica of %s", p.Name)
+			}
+			if err == nil {
+				err = linkUp(ctx, c.Replicas[i])
+			}
+			if err != nil {
+				last = err
+				break
+			}
+		}
+		if last == nil {
+			return nil
+		}
+		_ = sleepCtx(ctx, 200*time.Millisecond)
+	}
+	return fmt.Errorf("sentinel: %v", last)
+}
+
+// linkUp reports whether replica n has synced with its primary.
+func linkUp(ctx context.Context, n *node) error {
+	rc, err := dial(n.Addr())
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	info, err := rc.Do(ctx, rc.B().Info().Section("replication").Build()).ToString()
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "master_link_status:up") {
+		return fmt.Errorf("%s has not synced with its primary", n.Name)
+	}
+	return nil
+}
+
+func (c *cluster) sentinelReplicas(ctx context.Context, name string) (int, error) {
+	rc, err := dial(c.Sentinel.Addr())
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	rows, err := rc.Do(ctx, rc.B().Arbitrary("SENTINEL", "REPLICAS", name).Build()).ToArray()
+	return len(rows), err
+}
+
+// Primary returns the node that is shard name's primary now: the shard
+// node itself without replicas, else the one the Sentinel names.
+func (c *cluster) Primary(ctx context.Context, name string) (*node, error) {
+	if c.Sentinel == nil {
+		return c.Shard(name), nil
+	}
+	rc, err := dial(c.Sentinel.Addr())
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	addr, err := rc.Do(ctx, rc.B().Arbitrary("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name).Build()).AsStrSlice()
+	if err != nil || len(addr) != 2 {
+		return nil, fmt.Errorf("sentinel: primary of %s: %v %v", name, addr, err)
+	}
+	for _, n := range append(slices.Clone(c.Shards), c.Replicas...) {
+		if n.IP == addr[0] {
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("sentinel names %v as the primary of %s: not a node of the cluster", addr, name)
 }
 
 func (c *cluster) routerRequest(n *node) testcontainers.ContainerRequest {
@@ -140,7 +285,14 @@ func (c *cluster) routerRequest(n *node) testcontainers.ContainerRequest {
 		}
 	}
 	for _, s := range c.Shards {
-		cmd = append(cmd, "--shard="+s.Name+"=redis://"+s.Name+":6379")
+		if c.Sentinel != nil {
+			cmd = append(cmd, "--shard="+s.Name+"=redis-sentinel://"+c.Sentinel.IP+":"+strconv.Itoa(sentinelPort)+"/"+s.Name)
+		} else {
+			cmd = append(cmd, "--shard="+s.Name+"=redis://"+s.Name+":6379")
+		}
+	}
+	if c.Sentinel != nil {
+		cmd = append(cmd, "--wait-replicas="+waitReplicas, "--wait-timeout=2s")
 	}
 	return testcontainers.ContainerRequest{
 		Image:        c.cfg.RouterImage,
@@ -175,7 +327,13 @@ func (c *cluster) run(ctx context.Context, t *testing.T, n *node, req testcontai
 	n.ctr = ctr.(*testcontainers.DockerContainer)
 }
 
-func (c *cluster) all() []*node { return append(append([]*node(nil), c.Shards...), c.Routers...) }
+func (c *cluster) all() []*node {
+	out := append(append(slices.Clone(c.Shards), c.Replicas...), c.Routers...)
+	if c.Sentinel != nil {
+		out = append(out, c.Sentinel)
+	}
+	return out
+}
 
 // Kill sends SIGKILL to n's container: no shutdown of any kind.
 func (c *cluster) Kill(ctx context.Context, n *node) error {
@@ -222,7 +380,7 @@ func (c *cluster) ready(ctx context.Context, n *node) error {
 	if err := rc.Do(ctx, rc.B().Ping().Build()).Error(); err != nil {
 		return err
 	}
-	if n.shard {
+	if n.shard || n.sentinel {
 		return nil
 	}
 	rows, err := rc.Do(ctx, rc.B().Arbitrary("QLESS.ROUTERS").Build()).ToArray()

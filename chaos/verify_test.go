@@ -27,8 +27,9 @@ type shardState struct {
 }
 
 // readShard reads every job hash of this run (jids with prefix) and the
-// outbox of one shard, bypassing the routers.
-func readShard(ctx context.Context, s *node, prefix string) (shardState, error) {
+// outbox of shard name from node s (the shard's node, or its primary of
+// the moment), bypassing the routers.
+func readShard(ctx context.Context, s *node, name, prefix string) (shardState, error) {
 	rc, err := dial(s.Addr())
 	if err != nil {
 		return shardState{}, err
@@ -71,7 +72,7 @@ func readShard(ctx context.Context, s *node, prefix string) (shardState, error) 
 			if err != nil {
 				return st, fmt.Errorf("%s: history of %s: %w", s.Name, jid, err)
 			}
-			st.Jobs[jid] = copyOf{Shard: s.Name, State: state, Completed: zerr == nil, LastPut: lastPut(hist)}
+			st.Jobs[jid] = copyOf{Shard: name, State: state, Completed: zerr == nil, LastPut: lastPut(hist)}
 		}
 	}
 	return st, nil
