@@ -15,12 +15,13 @@ help: ## Show this help.
 build: ## Build bin/qless-router.
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/qless-router
 
-test: ## Every test with -race against real redis-server processes (installs redis-server if missing), then chaos-short in Docker.
+test: ## Every test with -race against real redis-server processes (installs redis-server if missing), then chaos-short and chaos-failover in Docker.
 	./scripts/ensure-redis.sh
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags chaos ./chaos
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) chaos-short
+	$(MAKE) chaos-failover
 
 test-short: ## Quick run without -race.
 	./scripts/ensure-redis.sh
