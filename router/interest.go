@@ -55,7 +55,8 @@ func (in *interest) request() map[string]uint64 {
 }
 
 // Want makes the router hear the shards' messages on channel (with
-// pattern, on every ql:* channel) until release is called, and waits,
+// pattern, on every ql:* channel, unless the pattern cannot match one)
+// until release is called, and waits,
 // bounded by ctx and Config.SubscribeTimeout, until every healthy shard has
 // confirmed the subscription: a message a shard publishes after Want
 // returns reaches the Events and Feed callbacks. A channel outside ql: needs
@@ -63,7 +64,7 @@ func (in *interest) request() map[string]uint64 {
 // error says which shards did not confirm in time; the want stays, and is
 // put in place when they can be reached. release is idempotent.
 func (r *Router) Want(ctx context.Context, channel string, pattern bool) (release func(), err error) {
-	if !pattern && !strings.HasPrefix(channel, "ql:") {
+	if !mayMatchQless(channel, pattern) {
 		return func() {}, nil
 	}
 	r.subscribeShards()
@@ -91,6 +92,21 @@ func (r *Router) Want(ctx context.Context, channel string, pattern bool) (releas
 		})
 	}
 	return release, r.awaitListeners(ctx, listeners, vs)
+}
+
+// mayMatchQless reports whether a channel (or a glob pattern) can name a
+// ql: channel: a pattern's literal start (up to its first special
+// character) must begin with "ql:" or be the start of it.
+func mayMatchQless(channel string, pattern bool) bool {
+	const prefix = "ql:"
+	if !pattern {
+		return strings.HasPrefix(channel, prefix)
+	}
+	lit := channel
+	if i := strings.IndexAny(channel, `*?[\`); i >= 0 {
+		lit = channel[:i]
+	}
+	return strings.HasPrefix(lit, prefix) || strings.HasPrefix(prefix, lit)
 }
 
 // awaitListeners waits until each healthy shard's listener has applied

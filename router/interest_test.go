@@ -152,3 +152,29 @@ func TestEventsWantsEverything(t *testing.T) {
 		})
 	}
 }
+
+func TestMayMatchQless(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		channel string
+		pattern bool
+		want    bool
+	}{
+		{"ql:w:alice", false, true},
+		{"private-uuid", false, false},
+		{"ql", false, false},
+		{"*", true, true},
+		{"q*", true, true},
+		{"ql:*", true, true},
+		{"ql:w:*", true, true},
+		{"?l:log", true, true},
+		{"[q]l:*", true, true},
+		{"foo*", true, false},
+		{"qx*", true, false},
+		{"\\q*", true, true}, // an escape: be safe
+	} {
+		if got := mayMatchQless(c.channel, c.pattern); got != c.want {
+			t.Errorf("mayMatchQless(%q, pattern %v) = %v, want %v", c.channel, c.pattern, got, c.want)
+		}
+	}
+}

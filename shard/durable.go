@@ -88,7 +88,9 @@ func (s *Shard) callDurable(ctx context.Context, c rueidis.Client, argv []string
 			if fn {
 				err = parseScriptError(lua.FromLibraryError(se.Text))
 			}
-			return reply, err // the script's answer; whatever it wrote is waited for below only on success
+			// The script's refusal, returned without waiting: it checks
+			// its arguments before it writes.
+			return reply, err
 		}
 		if err != nil {
 			return reply, err
