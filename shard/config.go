@@ -55,7 +55,9 @@ type Config struct {
 	// MaxFlushDelay lets the shard client wait up to this long after each
 	// write to collect more concurrent commands into the next one (rueidis
 	// MaxFlushDelay): fewer system calls on the router and on Redis under
-	// load, for at most this much added latency. 0 flushes at once.
+	// load. rueidis waits only while several calls are in flight, so a lone
+	// caller gets no added latency. 0 flushes at once. Default
+	// DefaultMaxFlushDelay.
 	MaxFlushDelay time.Duration
 	// WaitReplicas, when positive, makes every qless command that can write
 	// wait until this many replicas acknowledged it (WAIT on the same
@@ -93,8 +95,15 @@ func DefaultConfig() Config {
 		ResubscribeDelay: 100 * time.Millisecond,
 		SentinelRefresh:  5 * time.Second,
 		Functions:        true,
+		MaxFlushDelay:    DefaultMaxFlushDelay,
 	}
 }
+
+// DefaultMaxFlushDelay is the default Config.MaxFlushDelay. Measured with
+// one router in front of one shard on two cores (bench --local, lifecycle,
+// 8 and 32 clients): 20 us gave the router 17-20% more throughput than 0
+// and Redis 9% less CPU per job; 100 us halved the throughput at 8 clients.
+const DefaultMaxFlushDelay = 20 * time.Microsecond
 
 // DefaultLocalConfig returns short timings for tests and local development
 // on loopback; set Name and URL.
@@ -136,6 +145,9 @@ func (c Config) Validate() error {
 		if d.v <= 0 {
 			return fmt.Errorf("shard %s: Config.%s must be positive, got %s", c.Name, d.name, d.v)
 		}
+	}
+	if c.MaxFlushDelay < 0 {
+		return fmt.Errorf("shard %s: Config.MaxFlushDelay must not be negative, got %s", c.Name, c.MaxFlushDelay)
 	}
 	if c.WaitReplicas < 0 {
 		return fmt.Errorf("shard %s: Config.WaitReplicas must not be negative, got %d", c.Name, c.WaitReplicas)

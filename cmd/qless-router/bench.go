@@ -38,6 +38,7 @@ type benchFlags struct {
 	tcpShards   bool
 	rounds      int
 	procs       int
+	flushDelay  time.Duration
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,6 +62,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.verbose, "verbose", false, "log progress to stderr")
 	fs.BoolVar(&f.tcpShards, "tcp-shards", false, "with --local, the routers reach the local shards over loopback TCP instead of their Unix sockets (clients use TCP either way)")
 	fs.StringVar(&f.reference, "reference-script", "", "also measure this qless script (e.g. the reference qless-core qless.lua) directly on a throwaway local redis-server of its own, as target \"reference\" (same --shard-cpu cap)")
+	fs.DurationVar(&f.flushDelay, "flush-delay", devcluster.DefaultConfig().FlushDelay, "with --local, the routers' --flush-delay (see serve)")
 	fs.IntVar(&f.procs, "procs", 0, "GOMAXPROCS of this process (load generator and, with --local, the routers); 0: with --local, all cores but one, which is left to the local Redis (the load generator's CPU is not the router's, and Redis is the critical path of the direct target), unless GOMAXPROCS is set; else Go's default")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (load generator and, with --local, the routers) to this file")
 	fs.Usage = func() {
@@ -83,7 +85,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	if f.local {
-		cleanup, targets, err := localBenchTargets(ctx, f.localShards, f.shardCPU, f.tcpShards)
+		cleanup, targets, err := localBenchTargets(ctx, localBench{shards: f.localShards, shardCPU: f.shardCPU, tcpShards: f.tcpShards, flushDelay: f.flushDelay})
 		if err != nil {
 			return err
 		}
@@ -147,12 +149,21 @@ func benchProcs(procs int, local, envSet bool, cpus int) int {
 	return 0
 }
 
+// localBench is how bench --local sets up its clusters.
+type localBench struct {
+	shards     int     // also a cluster of this many shards (0: none)
+	shardCPU   float64 // cap of each redis-server, in cores (0: none)
+	tcpShards  bool
+	flushDelay time.Duration
+}
+
 // localBenchTargets starts a one-shard cluster (one redis-server, one
 // router in this process) and returns the shard as the "direct" target and
 // the router in front of it as "router" (reaching the shard over its Unix
 // socket, or TCP with tcpShards); with shards > 0 it also starts a
 // cluster of that many shards behind one router ("router-<n>shards").
-func localBenchTargets(ctx context.Context, shards int, shardCPU float64, tcpShards bool) (func(), []bench.Target, error) {
+func localBenchTargets(ctx context.Context, lb localBench) (func(), []bench.Target, error) {
+	shards, shardCPU := lb.shards, lb.shardCPU
 	var clusters []*devcluster.Cluster
 	var limits []func() error
 	cleanup := func() {
@@ -167,7 +178,7 @@ func localBenchTargets(ctx context.Context, shards int, shardCPU float64, tcpSha
 	}
 	start := func(n int) (*devcluster.Cluster, error) {
 		cfg := devcluster.DefaultConfig()
-		cfg.Shards, cfg.Routers, cfg.Version, cfg.TCPShards = n, 1, version, tcpShards
+		cfg.Shards, cfg.Routers, cfg.Version, cfg.TCPShards, cfg.FlushDelay = n, 1, version, lb.tcpShards, lb.flushDelay
 		c, err := devcluster.Start(ctx, cfg)
 		if err != nil {
 			return nil, err

@@ -65,6 +65,7 @@ func serveConfig(args []string, stderr io.Writer) (node.Config, *slog.Logger, er
 	probeOnMiss := fs.Bool("probe-on-miss", xdef.ProbeOnMiss, "a put of a jid the jid directory does not know asks every shard whether the job exists elsewhere (for shards holding jobs put before the directory, e.g. after a migration from one Redis)")
 	waitReplicas := fs.Int("wait-replicas", 0, "durability: a qless command that writes is acknowledged only once this many replicas of its shard have it (WAIT), so that a failover loses no acknowledged write; fewer in --wait-timeout fail the command (it ran on the primary). 0: acknowledge at once, as Redis does")
 	waitTimeout := fs.Duration("wait-timeout", time.Second, "how long a write waits for --wait-replicas")
+	flushDelay := fs.Duration("flush-delay", router.DefaultConfig().ShardClient.MaxFlushDelay, "while several commands to a shard are in flight, wait up to this long after each write to send more with the next (rueidis MaxFlushDelay): fewer system calls for the router and Redis under load, for at most this much added latency; a lone command is sent at once. 0: never wait")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: qless-router serve --shard NAME=URL [--shard ...] [flags]\n\nRuns one router: a RESP front end that any qless client can use, in front of the shards.")
@@ -97,7 +98,10 @@ func serveConfig(args []string, stderr io.Writer) (node.Config, *slog.Logger, er
 	rc.CrossShard.AsyncImport, rc.CrossShard.ProbeOnMiss = *asyncImport, *probeOnMiss
 	rc.ShardClient.StartDown = true // a shard that is down fails only its own queues
 	rc.ShardClient.WaitReplicas, rc.ShardClient.WaitTimeout = *waitReplicas, *waitTimeout
+	rc.ShardClient.MaxFlushDelay = *flushDelay
 	switch {
+	case *flushDelay < 0:
+		return node.Config{}, nil, fmt.Errorf("--flush-delay must not be negative, got %s", *flushDelay)
 	case *waitReplicas < 0:
 		return node.Config{}, nil, fmt.Errorf("--wait-replicas must not be negative, got %d", *waitReplicas)
 	case *waitReplicas > 0 && *waitTimeout < time.Millisecond:

@@ -13,6 +13,7 @@ import (
 	"github.com/qless-router/qless-router/internal/redistest"
 	"github.com/qless-router/qless-router/lua"
 	"github.com/qless-router/qless-router/router"
+	"github.com/qless-router/qless-router/shard"
 	"github.com/redis/rueidis"
 )
 
@@ -172,16 +173,16 @@ func TestServeAdvertiseFlags(t *testing.T) {
 	}
 }
 
-// --wait-replicas and --wait-timeout reach every shard client; nonsense is
-// refused.
-func TestServeDurabilityFlags(t *testing.T) {
+// --wait-replicas, --wait-timeout and --flush-delay reach every shard
+// client; nonsense is refused.
+func TestServeShardClientFlags(t *testing.T) {
 	base := []string{"--shard", "a=redis://h:1", "--log-level", "error"}
 	nc, _, err := serveConfig(base, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc := nc.Router.ShardClient; sc.WaitReplicas != 0 {
-		t.Errorf("default WaitReplicas = %d, want 0", sc.WaitReplicas)
+	if sc := nc.Router.ShardClient; sc.WaitReplicas != 0 || sc.MaxFlushDelay != shard.DefaultMaxFlushDelay {
+		t.Errorf("default WaitReplicas, MaxFlushDelay = %d, %s; want 0, %s", sc.WaitReplicas, sc.MaxFlushDelay, shard.DefaultMaxFlushDelay)
 	}
 	t.Setenv("QLESS_ROUTER_WAIT_TIMEOUT", "250ms")
 	nc, _, err = serveConfig(append(base, "--wait-replicas", "1"), &bytes.Buffer{})
@@ -191,8 +192,15 @@ func TestServeDurabilityFlags(t *testing.T) {
 	if sc := nc.Router.ShardClient; sc.WaitReplicas != 1 || sc.WaitTimeout != 250*time.Millisecond {
 		t.Errorf("WaitReplicas, WaitTimeout = %d, %s; want 1, 250ms", sc.WaitReplicas, sc.WaitTimeout)
 	}
-	for _, bad := range [][]string{{"--wait-replicas", "-1"}, {"--wait-replicas", "1", "--wait-timeout", "0s"}} {
-		if _, _, err := serveConfig(append(base, bad...), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--wait-") {
+	nc, _, err = serveConfig(append(base, "--flush-delay", "20us"), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := nc.Router.ShardClient.MaxFlushDelay; got != 20*time.Microsecond {
+		t.Errorf("MaxFlushDelay = %s, want 20us", got)
+	}
+	for _, bad := range [][]string{{"--wait-replicas", "-1"}, {"--wait-replicas", "1", "--wait-timeout", "0s"}, {"--flush-delay", "-1ms"}} {
+		if _, _, err := serveConfig(append(base, bad...), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), bad[len(bad)-2]) {
 			t.Errorf("serve %v = %v, want an error naming the flag", bad, err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/qless-router/qless-router/internal/redisproc"
 	"github.com/qless-router/qless-router/lua"
 	"github.com/qless-router/qless-router/router"
+	"github.com/qless-router/qless-router/shard"
 	"github.com/qless-router/qless-router/router/resp"
 	"github.com/qless-router/qless-router/web"
 )
@@ -52,11 +53,14 @@ type Config struct {
 	// less per command. Clients reach the shards over TCP either way
 	// (ShardAddrs).
 	TCPShards bool
+	// FlushDelay is the routers' shard.Config.MaxFlushDelay (0: flush at
+	// once; DefaultConfig: shard.DefaultMaxFlushDelay).
+	FlushDelay time.Duration
 }
 
 // DefaultConfig is 3 shards and 3 routers on 127.0.0.1 with free ports.
 func DefaultConfig() Config {
-	return Config{Shards: 3, Routers: 3, Host: "127.0.0.1", Local: true, ConvergeTimeout: 15 * time.Second}
+	return Config{Shards: 3, Routers: 3, Host: "127.0.0.1", Local: true, ConvergeTimeout: 15 * time.Second, FlushDelay: shard.DefaultMaxFlushDelay}
 }
 
 // Validate names the first invalid field.
@@ -68,6 +72,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("devcluster: Config.Routers = %d, want >= 1", c.Routers)
 	case c.Host == "":
 		return errors.New("devcluster: Config.Host is empty")
+	case c.FlushDelay < 0:
+		return fmt.Errorf("devcluster: Config.FlushDelay = %s, want >= 0", c.FlushDelay)
 	case c.RESPPort < 0 || c.RESPPort+c.Routers > 65535:
 		return fmt.Errorf("devcluster: Config.RESPPort = %d is out of range", c.RESPPort)
 	case c.HTTPPort < 0 || c.HTTPPort+c.Routers > 65535:
@@ -140,6 +146,7 @@ func (c *Cluster) startNode(ctx context.Context, i int, shards []router.ShardCon
 	}
 	name := "router-" + strconv.Itoa(i+1)
 	rc.Name, rc.Shards, rc.Epoch, rc.Logger = name, shards, 1, cfg.Logger
+	rc.ShardClient.MaxFlushDelay = cfg.FlushDelay
 	mc.NodeName, mc.BindAddr, mc.BindPort = name, cfg.Host, 0
 	if seed != "" {
 		mc.Join = []string{seed}
