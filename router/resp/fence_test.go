@@ -62,3 +62,34 @@ func equalAny(got any, want []any) bool {
 	}
 	return true
 }
+
+// TestUnsubscribeFence: a message published before a subscriber's
+// UNSUBSCRIBE (here one that reaches the server only during the barrier, as
+// a router's shard messages may) reaches it before the unsubscribe reply,
+// as on one Redis (the qless test harness collects events this way).
+func TestUnsubscribeFence(t *testing.T) {
+	t.Parallel()
+	b := &barrierBackend{fakeBackend: &fakeBackend{}}
+	s := startServerWith(t, nil, b)
+	for _, kind := range []string{"punsubscribe", "unsubscribe"} {
+		sub := dialRaw(t, s.Addr())
+		if kind == "punsubscribe" {
+			sub.do("PSUBSCRIBE", "*")
+		} else {
+			sub.do("SUBSCRIBE", "ql:log")
+		}
+		before := b.calls.Load()
+		sub.send(kind)
+		got := sub.read()
+		if a, ok := got.([]any); !ok || len(a) < 3 || a[len(a)-1] != "before-subscribe" {
+			t.Fatalf("%s: first reply %#v, want the message published before it", kind, got)
+		}
+		if got := sub.read(); !isSubscribeReply(got, kind, map[string]any{"punsubscribe": "*", "unsubscribe": "ql:log"}[kind].(string)) {
+			t.Fatalf("%s: then %#v, want its reply", kind, got)
+		}
+		if b.calls.Load() != before+1 {
+			t.Errorf("%s: Barrier called %d times, want once", kind, b.calls.Load()-before)
+		}
+		sub.c.Close()
+	}
+}

@@ -75,7 +75,7 @@ func (s *Server) subscribe(conn redcon.Conn, ss *session, pattern bool, channels
 		ss.sub = &subConn{Conn: conn, s: s, ss: ss}
 		s.feed()
 		s.want(ss, pattern, channels)
-		if resume := s.fence(ss); resume != nil {
+		if resume := s.fence(ss, "subscribe"); resume != nil {
 			defer resume()
 		}
 	} else {
@@ -130,7 +130,8 @@ func (d *detachedConn) Flush() error {
 
 // ReadCommand is how the PubSub reads a subscribed connection's commands:
 // the server sees the (un)subscriptions first, to want (and release) their
-// channels from an Interest backend before the PubSub confirms them.
+// channels from an Interest backend before the PubSub confirms them, and to
+// deliver what was published before an unsubscribe.
 func (d *detachedConn) ReadCommand() (redcon.Command, error) {
 	cmd, err := d.DetachedConn.ReadCommand()
 	if err == nil && len(cmd.Args) > 0 {
@@ -139,6 +140,12 @@ func (d *detachedConn) ReadCommand() (redcon.Command, error) {
 		case eqFold(name, "subscribe"), eqFold(name, "psubscribe"):
 			d.s.want(d.ss, eqFold(name, "psubscribe"), args)
 		case eqFold(name, "unsubscribe"), eqFold(name, "punsubscribe"):
+			// As on one Redis, the messages of the commands that came
+			// before reach the subscriber before the unsubscribe's reply:
+			// wait until delivery has passed everything published so far.
+			if resume := d.s.fence(d.ss, "unsubscribe"); resume != nil {
+				resume()
+			}
 			d.s.unwant(d.ss, eqFold(name, "punsubscribe"), args)
 		}
 	}
@@ -253,7 +260,7 @@ func wantKey(pattern bool, channel string) string {
 // resumes delivery, or nil when nothing was paused (no Barrier, a Barrier
 // error or timeout, or the server stopping: the subscription then takes
 // effect without the guarantee, as before).
-func (s *Server) fence(ss *session) (resume func()) {
+func (s *Server) fence(ss *session, what string) (resume func()) {
 	b, ok := s.backend.(Barrier)
 	if !ok {
 		return nil
@@ -261,14 +268,14 @@ func (s *Server) fence(ss *session) (resume func()) {
 	ctx, cancel := context.WithTimeout(ss.ctx, s.cfg.SubscribeFenceTimeout)
 	defer cancel()
 	if err := b.Barrier(ctx); err != nil {
-		s.log.Warn("subscribe without fence: barrier failed", "err", err)
+		s.log.Warn(what+" without fence: barrier failed", "err", err)
 		return nil
 	}
 	p := &pausePoint{reached: make(chan struct{}), resume: make(chan struct{})}
 	select {
 	case s.events <- event{pause: p}:
 	case <-ctx.Done():
-		s.log.Warn("subscribe without fence: event queue full")
+		s.log.Warn(what+" without fence: event queue full")
 		return nil
 	case <-s.evStop:
 		return nil
@@ -279,7 +286,7 @@ func (s *Server) fence(ss *session) (resume func()) {
 	case <-ctx.Done():
 		// The marker is queued: let delivery pass it when it gets there.
 		close(p.resume)
-		s.log.Warn("subscribe without fence: delivery did not reach the marker in time")
+		s.log.Warn(what+" without fence: delivery did not reach the marker in time")
 		return nil
 	case <-s.evDone:
 		return nil
