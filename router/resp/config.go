@@ -61,8 +61,10 @@ type Config struct {
 
 	// SubscribeFenceTimeout bounds how long a connection's first
 	// (P)SUBSCRIBE waits for Backend.Barrier and the event queue, so that
-	// it sees exactly the messages published after it (see Barrier). Past
-	// it, the subscription takes effect without that guarantee. Must be > 0.
+	// it sees exactly the messages published after it (see Barrier), and
+	// how long a (P)UNSUBSCRIBE waits for the messages published before it;
+	// also each Interest want. Past it, the command takes effect without
+	// that guarantee. Must be > 0.
 	SubscribeFenceTimeout time.Duration
 
 	// IdleTimeout closes a connection that sent nothing for this long.
