@@ -68,5 +68,5 @@ chaos-short: images ## Short chaos run in Docker (about 2 minutes): kill routers
 chaos: images ## Long chaos run in Docker (several minutes, more kill rounds and jobs).
 	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -tags chaos -count=1 -timeout 40m -v -run 'TestVerify|TestChaos$$' ./chaos -chaos.profile=long
 
-chaos-failover: images ## Chaos with a replica and Sentinel per shard and --wait-replicas 1: kill primaries under load, check no acknowledged job is lost (~2 minutes).
+chaos-failover: images ## Chaos with a replica and Sentinel per shard and --wait-replicas 1: kill and cut off primaries under load, check no acknowledged job is lost (~90 s).
 	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -tags chaos -count=1 -timeout 20m -v -run 'TestChaosFailover$$' ./chaos -chaos.profile=short

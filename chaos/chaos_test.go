@@ -77,6 +77,9 @@ type fault struct {
 	// pick, when set, chooses the nodes when the fault comes (a shard's
 	// primary changes with each failover).
 	pick func(ctx context.Context) ([]*node, error)
+	// partition cuts the nodes off the network instead of killing them:
+	// they keep running, then are connected again.
+	partition bool
 	// burst: kill, with nodes, the router of a mover that is moving jobs
 	// from src to dst (another shard) as fast as it can, once a quarter of
 	// them moved.
@@ -114,7 +117,9 @@ func TestChaos(t *testing.T) {
 // Sentinel, with routers that acknowledge a write once the replica has it
 // (--wait-replicas 1), and kills each shard's primary in turn: Sentinel
 // promotes the replica, the routers follow, the killed primary comes back
-// as a replica; then a router. Every acknowledged job must be there.
+// as a replica; then a router; then it cuts a primary off the network,
+// still running, and connects it again after Sentinel has promoted its
+// replica. Every acknowledged job must be there.
 func TestChaosFailover(t *testing.T) {
 	prof, err := profileNamed(*profileFlag)
 	if err != nil {
@@ -134,6 +139,7 @@ func TestChaosFailover(t *testing.T) {
 			{name: "primary of shard-2", pick: primaryOf("shard-2")},
 			{name: "router alone", nodes: []*node{cl.Routers[1]}},
 			{name: "primary of shard-1 again (the first replica)", pick: primaryOf("shard-1")},
+			{name: "primary of shard-2 cut off the network (it keeps running)", pick: primaryOf("shard-2"), partition: true},
 		}
 	})
 }
@@ -226,9 +232,13 @@ func runChaos(t *testing.T, prof profile, cfg clusterConfig, makeFaults func(cl 
 			f.nodes = append([]*node{mr}, f.nodes...)
 		}
 		names := nodeNames(f.nodes)
-		t.Logf("%6.1fs fault %d/%d (%s): kill %v", time.Since(loadStart).Seconds(), i+1, len(faults), f.name, names)
+		t.Logf("%6.1fs fault %d/%d (%s): %s %v", time.Since(loadStart).Seconds(), i+1, len(faults), f.name, map[bool]string{false: "kill", true: "cut off"}[f.partition], names)
+		down, up := cl.Kill, cl.Start
+		if f.partition {
+			down, up = cl.Partition, cl.Heal
+		}
 		for _, n := range f.nodes {
-			if err := cl.Kill(ctx, n); err != nil {
+			if err := down(ctx, n); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -236,7 +246,7 @@ func runChaos(t *testing.T, prof profile, cfg clusterConfig, makeFaults func(cl 
 			t.Fatal(err)
 		}
 		for _, n := range f.nodes {
-			if err := cl.Start(ctx, n); err != nil {
+			if err := up(ctx, n); err != nil {
 				t.Fatalf("%v\n%s", err, cl.Logs(ctx, n, 40))
 			}
 		}

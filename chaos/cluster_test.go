@@ -343,6 +343,28 @@ func (c *cluster) Kill(ctx context.Context, n *node) error {
 	return nil
 }
 
+// Partition cuts n off the cluster's network: its process keeps running,
+// and nobody (routers, Sentinel, replicas, the test) reaches it.
+func (c *cluster) Partition(ctx context.Context, n *node) error {
+	if _, err := c.docker.NetworkDisconnect(ctx, c.net.ID, client.NetworkDisconnectOptions{Container: n.ctr.GetContainerID(), Force: true}); err != nil {
+		return fmt.Errorf("cut %s off: %w", n.Name, err)
+	}
+	return nil
+}
+
+// Heal connects a partitioned n again at its address and waits until it
+// serves.
+func (c *cluster) Heal(ctx context.Context, n *node) error {
+	ep := &network.EndpointSettings{
+		IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: netip.MustParseAddr(n.IP)},
+		Aliases:    []string{n.Name},
+	}
+	if _, err := c.docker.NetworkConnect(ctx, c.net.ID, client.NetworkConnectOptions{Container: n.ctr.GetContainerID(), EndpointConfig: ep}); err != nil {
+		return fmt.Errorf("reconnect %s: %w", n.Name, err)
+	}
+	return c.waitReady(ctx, n)
+}
+
 // Start starts n's container again (same volume, address and ports) and
 // waits until it serves.
 func (c *cluster) Start(ctx context.Context, n *node) error {
