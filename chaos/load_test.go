@@ -189,7 +189,16 @@ func (l *load) put(ctx context.Context, c *client.Client, jid string, route []st
 	for time.Now().Before(deadline) {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		if uncertain {
-			_, err := c.Job(cctx, jid)
+			j, err := c.Job(cctx, jid)
+			if err == nil {
+				// Found, but a read shows what a shard's primary holds, not
+				// what survives a failover: a write to the job (its own
+				// priority again) is acknowledged only once the replicas
+				// have everything the shard wrote before it (the routers'
+				// --wait-replicas), the put included. Without replicas it
+				// is a no-op.
+				err = j.SetPriority(cctx, j.Priority)
+			}
 			switch {
 			case err == nil:
 				cancel()
