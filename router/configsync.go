@@ -52,16 +52,22 @@ func (r *Router) syncConfig(ctx context.Context) (int, error) {
 	if len(healthy) < 2 {
 		return 0, nil
 	}
+	gen := r.flushes.Load()
 	configs, err := fanOut(ctx, r, healthy, func(ctx context.Context, s Shard) (shardConfig, error) {
-		values, err := hgetall(ctx, s, "ql:config")
+		// Stamps first: a value read after its stamp is that change's or a
+		// later one's, never an older one.
+		stamps, err := hgetall(ctx, s, configStampKey)
 		if err != nil {
 			return shardConfig{}, err
 		}
-		stamps, err := hgetall(ctx, s, configStampKey)
+		values, err := hgetall(ctx, s, "ql:config")
 		return shardConfig{values: values, stamps: stamps}, err
 	})
 	// Shards that did not answer are skipped: the next round catches them.
-	type winner struct{ stamp, value, shard string }
+	type winner struct {
+		stamp, value, shard string
+		torn                bool
+	}
 	newest := map[string]winner{}
 	for _, n := range healthy {
 		c, ok := configs[n]
@@ -71,8 +77,17 @@ func (r *Router) syncConfig(ctx context.Context) (int, error) {
 		for option, stamp := range c.stamps {
 			if w, seen := newest[option]; !seen || stamp > w.stamp {
 				newest[option] = winner{stamp: stamp, value: c.values[option], shard: n}
+				if _, has := c.values[option]; !has && strings.HasSuffix(stamp, "|set") {
+					// Set, but gone by the time its value was read (an unset
+					// or a FLUSHDB in between): not a value to copy. The
+					// next round sees the change that removed it.
+					newest[option] = winner{stamp: stamp, torn: true}
+				}
 			}
 		}
+	}
+	if r.flushes.Load() != gen {
+		return 0, err // FLUSHDB ran meanwhile: what was read is gone
 	}
 	repaired := 0
 	for _, n := range healthy {
@@ -81,8 +96,11 @@ func (r *Router) syncConfig(ctx context.Context) (int, error) {
 			continue
 		}
 		for option, w := range newest {
-			if c.stamps[option] == w.stamp {
+			if c.stamps[option] == w.stamp || w.torn {
 				continue
+			}
+			if r.flushes.Load() != gen {
+				return repaired, err
 			}
 			op := w.stamp[strings.LastIndexByte(w.stamp, '|')+1:]
 			for _, cmd := range configWrites(op, option, w.value, w.stamp) {

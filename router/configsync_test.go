@@ -82,3 +82,31 @@ func TestConfigBroadcastStampsEveryShard(t *testing.T) {
 		t.Errorf("syncConfig after broadcasts = %d, %v; want nothing to repair", n, err)
 	}
 }
+
+// TestConfigSyncSkipsATornRead: a stamp that says set with no value next to
+// it (an unset or a FLUSHDB landed between the two reads, or the value was
+// removed behind the router's back) is not copied as an empty value: the
+// script reads an option that is "" as a number it cannot parse.
+func TestConfigSyncSkipsATornRead(t *testing.T) {
+	t.Parallel()
+	redises := startRedises(t, 3)
+	tr := startRouter(t, "r", redises, nil)
+	ctx := context.Background()
+	tr.q(t, "config.set", "1", "grace-period", "5")
+	newer := tr.configStamp("set")
+	if _, err := tr.shards["a"].Do(ctx, "HSET", configStampKey, "grace-period", newer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.shards["a"].Do(ctx, "HDEL", "ql:config", "grace-period"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := tr.syncConfig(ctx); err != nil || n != 0 {
+		t.Errorf("syncConfig = %d, %v; want nothing written", n, err)
+	}
+	for _, name := range []string{"b", "c"} {
+		got, err := tr.shards[name].Do(ctx, "HGET", "ql:config", "grace-period")
+		if err != nil || got.Str != "5" {
+			t.Errorf("shard %s: grace-period = %v, %v; want 5 left alone", name, got, err)
+		}
+	}
+}

@@ -252,6 +252,7 @@ type Router struct {
 	subReady chan struct{}      // guarded by mu; made when the subscriptions start, closed once they deliver
 	wg       sync.WaitGroup     // subscription goroutines
 	interest interest           // what the subscriptions listen to (interest.go)
+	flushes  atomic.Uint64      // bumped before and after every FlushAll (configsync.go)
 }
 
 // New checks cfg and builds a Router with one shard client per configured
@@ -511,6 +512,8 @@ func (r *Router) Membership() *Membership { return r.member }
 // FlushAll runs FLUSHDB on every shard, in parallel, and forgets every
 // cached jid location. It fails naming the shards that did not answer.
 func (r *Router) FlushAll(ctx context.Context) error {
+	r.flushes.Add(1) // a config sync in flight must not write back what it read
+	defer r.flushes.Add(1)
 	_, err := fanOut(ctx, r, r.names, func(ctx context.Context, s Shard) (struct{}, error) {
 		return struct{}{}, s.FlushDB(ctx)
 	})

@@ -133,13 +133,14 @@ func TestListenerSwitchesWithoutGapsOrDuplicates(t *testing.T) {
 // After a restart of the server the Listener subscribes its set again.
 func TestListenerAfterRestart(t *testing.T) {
 	t.Parallel()
-	addr := redistest.Start(t).Addr
-	s := startShard(t, addr)
+	srv := redistest.Start(t)
+	s := startShard(t, srv.Addr)
 	l, c := listen(t, s)
 	if err := l.Set(ctx(t), []string{"ql:a"}, false); err != nil {
 		t.Fatal(err)
 	}
-	restart(t, addr)
+	srv.Kill()
+	restart(t, srv.Addr)
 	i := 0
 	eventually(t, "messages after the restart", func() bool {
 		i++

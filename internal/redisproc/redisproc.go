@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -140,7 +141,9 @@ func start(ctx context.Context, bin, host string, port int, cfg Config, timeout 
 	}()
 	deadline := time.Now().Add(timeout)
 	for {
-		if err := Ping(ctx, s.Addr); err == nil {
+		// Ours, not another server on the port: a restart on a fixed port
+		// that another process took meanwhile must fail, not adopt it.
+		if pid, err := pidOf(ctx, s.Addr); err == nil && pid == cmd.Process.Pid && Ping(ctx, s.Addr) == nil {
 			return s, nil
 		}
 		select {
@@ -208,6 +211,42 @@ func Ping(ctx context.Context, addr string) error {
 		return errors.New(strings.TrimSpace(line))
 	}
 	return nil
+}
+
+// pidOf asks the server at addr for its process id (INFO server).
+func pidOf(ctx context.Context, addr string) (int, error) {
+	d := net.Dialer{Timeout: time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Write([]byte("INFO server\r\n")); err != nil {
+		return 0, err
+	}
+	rd := bufio.NewReader(conn)
+	head, err := rd.ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	if !strings.HasPrefix(head, "$") {
+		return 0, errors.New(strings.TrimSpace(head)) // e.g. -LOADING
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(head[1:]))
+	if err != nil || n < 0 || n > 1<<20 {
+		return 0, fmt.Errorf("INFO: bad reply %q", head)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(rd, body); err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, errors.New("INFO: no process_id")
 }
 
 func freePort(host string) (int, error) {
