@@ -17,8 +17,8 @@ import (
 	"github.com/qless-router/qless-router/internal/redisproc"
 	"github.com/qless-router/qless-router/lua"
 	"github.com/qless-router/qless-router/router"
-	"github.com/qless-router/qless-router/shard"
 	"github.com/qless-router/qless-router/router/resp"
+	"github.com/qless-router/qless-router/shard"
 	"github.com/qless-router/qless-router/web"
 )
 

@@ -275,7 +275,7 @@ func (s *Server) fence(ss *session, what string) (resume func()) {
 	select {
 	case s.events <- event{pause: p}:
 	case <-ctx.Done():
-		s.log.Warn(what+" without fence: event queue full")
+		s.log.Warn(what + " without fence: event queue full")
 		return nil
 	case <-s.evStop:
 		return nil
@@ -286,7 +286,7 @@ func (s *Server) fence(ss *session, what string) (resume func()) {
 	case <-ctx.Done():
 		// The marker is queued: let delivery pass it when it gets there.
 		close(p.resume)
-		s.log.Warn(what+" without fence: delivery did not reach the marker in time")
+		s.log.Warn(what + " without fence: delivery did not reach the marker in time")
 		return nil
 	case <-s.evDone:
 		return nil
