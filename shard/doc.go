@@ -6,7 +6,7 @@
 // it connects, and with Config.Functions (the default) the same script as a
 // Redis 7 function library too. It runs qless commands with FCALL of the
 // library (reloading it when the server lost it, and giving errors the
-// script's exact texts), or with EVALSHA (falling back to EVAL when the
+// script's exact texts), or with EVALSHA (loading the script again when the
 // server has lost its script cache) where the server does not take
 // functions; the cross-shard transactions use EVALSHA. It forwards the few raw read-only
 // commands qless clients issue, publishes and subscribes to the shard's

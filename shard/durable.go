@@ -2,13 +2,11 @@ package shard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/redis/rueidis"
 
 	"github.com/qless-router/qless-router/core"
-	"github.com/qless-router/qless-router/lua"
 )
 
 // Durability (Config.WaitReplicas, DESIGN section 7). Redis replicates
@@ -56,48 +54,20 @@ func (s *Shard) checkWait(res rueidis.RedisResult) error {
 
 // callDurable is CallArgs of a write with WaitReplicas: the script call and
 // WAIT go down one connection (rueidis gives a pipeline holding a blocking
-// command a dedicated connection). A server that lost the script or the
-// library gets it again and the call once more (it did not run).
+// command a dedicated connection). The script's refusal is returned without
+// waiting: it checks its arguments before it writes.
 func (s *Shard) callDurable(ctx context.Context, c rueidis.Client, argv []string) (core.Reply, error) {
-	for attempt := 0; ; attempt++ {
-		fn := s.useFn.Load()
-		var call rueidis.Completed
-		if fn {
-			call = c.B().Fcall().Function(s.fn).Numkeys(0).Arg(argv...).Build()
-		} else {
-			call = c.B().Evalsha().Sha1(s.sha).Numkeys(0).Arg(argv...).Build()
-		}
+	var wait rueidis.RedisResult
+	reply, err := s.callScript(ctx, c, argv, func(call rueidis.Completed) rueidis.RedisResult {
 		res := c.DoMulti(ctx, call, s.waitCmd(c))
-		if re, ok := rueidis.IsRedisErr(res[0].Error()); ok && attempt == 0 {
-			switch {
-			case fn && lua.IsNoFunction(re.Error()):
-				if err := s.loadLibrary(ctx); err != nil {
-					return core.Reply{}, err
-				}
-				continue
-			case !fn && re.IsNoScript():
-				if err := s.loadScript(ctx); err != nil {
-					return core.Reply{}, err
-				}
-				continue
-			}
-		}
-		reply, err := s.result(res[0])
-		var se *core.ScriptError
-		if errors.As(err, &se) {
-			if fn {
-				err = parseScriptError(lua.FromLibraryError(se.Text))
-			}
-			// The script's refusal, returned without waiting: it checks
-			// its arguments before it writes.
-			return reply, err
-		}
-		if err != nil {
-			return reply, err
-		}
-		if err := s.checkWait(res[1]); err != nil {
-			return core.Reply{}, err
-		}
-		return reply, nil
+		wait = res[1]
+		return res[0]
+	})
+	if err != nil {
+		return reply, err
 	}
+	if err := s.checkWait(wait); err != nil {
+		return core.Reply{}, err
+	}
+	return reply, nil
 }

@@ -48,8 +48,8 @@ func (s *Shard) healthLoop(ctx context.Context) {
 }
 
 // check connects if the shard was never reached, else PINGs it; after an
-// outage it loads the script again (a restarted server has lost it; EVALSHA
-// would recover by EVAL anyway, but this keeps EVALSHA cheap).
+// outage it loads the script again (a restarted server has lost it; a call
+// would reload it anyway, but this spares the first call a round trip).
 func (s *Shard) check(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.HealthTimeout)
 	defer cancel()

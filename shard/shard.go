@@ -29,7 +29,6 @@ type Shard struct {
 	// may replace them before Start.
 	script string
 	sha    string
-	lua    *rueidis.Lua
 	// library and fn are lua.Library() and lua.FunctionName() (tests may
 	// replace them too); useFn tells whether calls go through FCALL of fn
 	// (Config.Functions, and the server took the library).
@@ -118,7 +117,6 @@ func (s *Shard) Start(ctx context.Context) error {
 		return fmt.Errorf("shard %s: already started", s.name)
 	}
 	s.starting = true
-	s.lua = rueidis.NewLuaScript(s.script)
 	s.mu.Unlock()
 
 	err := s.connect(ctx)
@@ -284,9 +282,8 @@ func (s *Shard) Stop(ctx context.Context) error {
 	}
 }
 
-// Call runs one qless command on the shard: EVALSHA <sha> 0 cmd now args...,
-// resent as EVAL when the server answers NOSCRIPT. See the package
-// documentation for the reply and the errors.
+// Call runs one qless command on the shard (CallArgs of cmd, now and args).
+// See the package documentation for the reply and the errors.
 func (s *Shard) Call(ctx context.Context, cmd, now string, args ...string) (core.Reply, error) {
 	argv := make([]string, 0, 2+len(args))
 	argv = append(argv, cmd, now)
@@ -306,32 +303,51 @@ func (s *Shard) CallArgs(ctx context.Context, argv ...string) (core.Reply, error
 	if s.durable(argv) {
 		return s.callDurable(ctx, c, argv)
 	}
-	if s.useFn.Load() {
-		return s.callFunction(ctx, c, argv)
-	}
-	return s.result(s.lua.Exec(ctx, c, nil, argv))
+	return s.callScript(ctx, c, argv, func(call rueidis.Completed) rueidis.RedisResult { return c.Do(ctx, call) })
 }
 
-// callFunction is CallArgs through FCALL of the function library: a server
-// that lost it (restarted empty, FUNCTION FLUSH) gets it again and the call
-// is sent once more; errors read as the script's.
-func (s *Shard) callFunction(ctx context.Context, c rueidis.Client, argv []string) (core.Reply, error) {
-	call := func() rueidis.RedisResult {
-		return c.Do(ctx, c.B().Fcall().Function(s.fn).Numkeys(0).Arg(argv...).Build())
-	}
-	res := call()
-	if re, ok := rueidis.IsRedisErr(res.Error()); ok && lua.IsNoFunction(re.Error()) {
-		if err := s.loadLibrary(ctx); err != nil {
-			return core.Reply{}, err
+// callScript runs the qless script on c through send: FCALL of the
+// function library where the server took it, else EVALSHA. A server that
+// lost the library or the script (restarted empty, FUNCTION or SCRIPT
+// FLUSH) gets it again and the call is sent once more (it did not run);
+// errors read as the script's under EVALSHA.
+func (s *Shard) callScript(ctx context.Context, c rueidis.Client, argv []string, send func(rueidis.Completed) rueidis.RedisResult) (core.Reply, error) {
+	for attempt := 0; ; attempt++ {
+		fn := s.useFn.Load()
+		var call rueidis.Completed
+		if fn {
+			call = c.B().Fcall().Function(s.fn).Numkeys(0).Arg(argv...).Build()
+		} else {
+			call = c.B().Evalsha().Sha1(s.sha).Numkeys(0).Arg(argv...).Build()
 		}
-		if !s.useFn.Load() {
-			return s.result(s.lua.Exec(ctx, c, nil, argv))
+		res := send(call)
+		if re, ok := rueidis.IsRedisErr(res.Error()); ok && attempt < 2 {
+			// (Two reloads at most: a library refused on the reload sends
+			// the call by EVALSHA, which may find the script gone too.)
+			var err error
+			switch {
+			case fn && lua.IsNoFunction(re.Error()):
+				err = s.loadLibrary(ctx)
+			case !fn && re.IsNoScript():
+				err = s.loadScript(ctx)
+			default:
+				return s.scriptResult(res, fn)
+			}
+			if err != nil {
+				return core.Reply{}, err
+			}
+			continue
 		}
-		res = call()
+		return s.scriptResult(res, fn)
 	}
+}
+
+// scriptResult classifies a script call's result; an FCALL's error texts
+// are rewritten to EVALSHA's.
+func (s *Shard) scriptResult(res rueidis.RedisResult, fn bool) (core.Reply, error) {
 	reply, err := s.result(res)
 	var se *core.ScriptError
-	if errors.As(err, &se) {
+	if fn && errors.As(err, &se) {
 		err = parseScriptError(lua.FromLibraryError(se.Text))
 	}
 	return reply, err

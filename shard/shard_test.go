@@ -262,7 +262,7 @@ func TestNoScriptFallback(t *testing.T) {
 		t.Fatalf("Call after SCRIPT FLUSH = %v, %v; want \"hello\"", got, err)
 	}
 	if diff := cmp.Diff(core.ArrayReply([]string{"1"}), exists()); diff != "" {
-		t.Fatalf("EVAL fallback did not load the script (-want +got):\n%s", diff)
+		t.Fatalf("the call did not load the script again (-want +got):\n%s", diff)
 	}
 }
 

@@ -136,8 +136,8 @@ func scriptMessage(se *core.ScriptError) string {
 // pipeline, not a transaction), one raw command after it; it returns both
 // outcomes. The router uses it to learn, at no extra round trip, whether a
 // complete left cross-shard work in the outbox. A server that lost the
-// script gets the command again through CallArgs (EVAL) and the raw
-// command after it.
+// script gets the command again through CallArgs (which loads it) and the
+// raw command after it.
 func (s *Shard) CallThenDo(ctx context.Context, argv []string, raw ...string) (core.Reply, error, core.Reply, error) {
 	c, err := s.getClient()
 	if err != nil {
