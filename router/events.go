@@ -579,31 +579,24 @@ func (r *Router) subscribeShards() {
 	if first {
 		ready = make(chan struct{})
 		r.subReady = ready
-		fns := make(map[string]func(channel, message string), len(r.names))
-		for _, n := range r.names {
-			fns[n] = func(channel, message string) { r.events.receive(n, channel, message) }
-		}
 		r.interest.mu.Lock()
 		for _, n := range r.names {
 			s := r.shards[n]
+			fn := func(channel, message string) { r.events.receive(n, channel, message) }
 			if ls, ok := s.(listenerShard); ok {
-				l, err := ls.Listen(subCtx, fns[n])
+				l, err := ls.Listen(subCtx, fn)
 				if err != nil {
 					r.log.Error("subscribe to shard events", "shard", n, "err", err)
 					continue
 				}
 				r.interest.listeners[n] = l
-				r.wg.Add(1) // Stop waits for the listener to end
-				go func() {
-					defer r.wg.Done()
-					<-l.Done()
-				}()
+				r.wg.Go(func() { <-l.Done() }) // Stop waits for the listener to end
 				continue
 			}
 			r.wg.Add(1) // (under mu: Stop's Wait starts after stopped is set)
 			go func() {
 				defer r.wg.Done()
-				if err := s.Subscribe(subCtx, fns[n]); err != nil {
+				if err := s.Subscribe(subCtx, fn); err != nil {
 					r.log.Error("subscribe to shard events", "shard", n, "err", err)
 				}
 			}()

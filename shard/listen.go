@@ -38,17 +38,10 @@ type Listener struct {
 }
 
 // subSet is a set of subscriptions: exact channels and the ql:* pattern.
+// A subSet is never changed once made (Request makes a new one).
 type subSet struct {
 	channels map[string]bool
 	all      bool
-}
-
-func (w subSet) clone() subSet {
-	c := subSet{channels: make(map[string]bool, len(w.channels)), all: w.all}
-	for ch := range w.channels {
-		c.channels[ch] = true
-	}
-	return c
 }
 
 // Listen starts a Listener with an empty set; Set says what to listen to.
@@ -231,7 +224,7 @@ func (l *Listener) serve(ctx context.Context, c rueidis.Client) (served bool, er
 	have := subSet{channels: map[string]bool{}}
 	for {
 		l.mu.Lock()
-		want, v := l.want.clone(), l.version
+		want, v := l.want, l.version
 		l.mu.Unlock()
 		if err := l.apply(ctx, dc, st, lost, &have, want); err != nil {
 			return served, err
@@ -242,10 +235,7 @@ func (l *Listener) serve(ctx context.Context, c rueidis.Client) (served bool, er
 		case <-ctx.Done():
 			return served, nil
 		case err := <-lost:
-			if err == nil {
-				err = errors.New("subscription connection closed")
-			}
-			return served, err
+			return served, lostError(err)
 		case <-l.kick:
 		}
 	}
@@ -333,12 +323,18 @@ func (l *Listener) await(ctx context.Context, st *conn, lost <-chan error, keys 
 		select {
 		case <-notify:
 		case err := <-lost:
-			if err == nil {
-				err = errors.New("subscription connection closed")
-			}
-			return fmt.Errorf("shard %s: subscribe: %w", l.s.name, err)
+			return fmt.Errorf("shard %s: subscribe: %w", l.s.name, lostError(err))
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// lostError is what a lost subscription connection reports (its hooks'
+// channel gives an error, or is closed without one).
+func lostError(err error) error {
+	if err == nil {
+		return errors.New("subscription connection closed")
+	}
+	return err
 }

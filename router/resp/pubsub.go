@@ -71,15 +71,16 @@ type pausePoint struct {
 // before. Later subscriptions of an already subscribed connection are served
 // by the PubSub directly and take effect at once.
 func (s *Server) subscribe(conn redcon.Conn, ss *session, pattern bool, channels [][]byte) {
-	if ss.sub == nil {
+	first := ss.sub == nil
+	if first {
 		ss.sub = &subConn{Conn: conn, s: s, ss: ss}
 		s.feed()
-		s.want(ss, pattern, channels)
+	}
+	s.want(ss, pattern, channels)
+	if first {
 		if resume := s.fence(ss, "subscribe"); resume != nil {
 			defer resume()
 		}
-	} else {
-		s.want(ss, pattern, channels)
 	}
 	for _, ch := range channels {
 		if pattern {
