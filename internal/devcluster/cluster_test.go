@@ -279,3 +279,94 @@ func TestShardTransports(t *testing.T) {
 		})
 	}
 }
+
+// A stock client's SUBSCRIBE to exact channels through a router gets the
+// events of every shard, and the router subscribes upstream to just those
+// channels (no pattern), dropping them when the client goes.
+func TestSubscribeThroughARouterIsNarrow(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 2, 2)
+	shards := c.Nodes[0].Router.Shards()
+	queues := queuesOn(t, c, func(i int) string { return shards[i] })(len(shards))
+
+	sub, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{c.RESPAddrs()[1]}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	got := make(chan string, 16)
+	subscribed := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	received := make(chan error, 1)
+	go func() {
+		hctx := rueidis.WithOnSubscriptionHook(ctx, func(s rueidis.PubSubSubscription) {
+			if s.Kind == "subscribe" && s.Channel == "ql:log" {
+				close(subscribed)
+			}
+		})
+		received <- sub.Receive(hctx, sub.B().Subscribe().Channel("ql:log").Build(), func(m rueidis.PubSubMessage) {
+			got <- m.Channel + " " + m.Message
+		})
+	}()
+	select {
+	case <-subscribed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("SUBSCRIBE through the router not confirmed")
+	}
+
+	upstream := func(addr string) (channels []string, patterns int64) {
+		rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		channels, err = rc.Do(context.Background(), rc.B().PubsubChannels().Build()).AsStrSlice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		patterns, err = rc.Do(context.Background(), rc.B().PubsubNumpat().Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return channels, patterns
+	}
+	for _, addr := range c.ShardAddrs() {
+		if chs, pats := upstream(addr); pats != 0 || !strings.Contains(strings.Join(chs, " "), "ql:log") {
+			t.Errorf("shard %s: subscribed channels %v and %d patterns; want ql:log and no pattern", addr, chs, pats)
+		}
+	}
+
+	// Jobs put through the other router, one on each shard, are heard.
+	q := dialQless(t, c.RESPAddrs()[0])
+	want := map[string]bool{}
+	for i, queue := range queues {
+		jid := fmt.Sprintf("narrow-%d", i)
+		q.must("put", "1", "w", queue, jid, "K", "{}", "0")
+		want[`ql:log {"jid":"`+jid+`","event":"put","queue":"`+queue+`"}`] = true
+	}
+	for len(want) > 0 {
+		select {
+		case m := <-got:
+			delete(want, m)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("events not heard through the router: %v", want)
+		}
+	}
+
+	cancel()
+	<-received
+	sub.Close() // the client goes: its connection closes
+	for _, addr := range c.ShardAddrs() {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			chs, _ := upstream(addr)
+			if !strings.Contains(strings.Join(chs, " "), "ql:log") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("shard %s: ql:log still subscribed after the client left: %v", addr, chs)
+			}
+			time.Sleep(20 * time.Millisecond) // poll interval, bounded by the deadline
+		}
+	}
+}
