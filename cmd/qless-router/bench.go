@@ -160,10 +160,9 @@ type localBench struct {
 // localBenchTargets starts a one-shard cluster (one redis-server, one
 // router in this process) and returns the shard as the "direct" target and
 // the router in front of it as "router" (reaching the shard over its Unix
-// socket, or TCP with tcpShards); with shards > 0 it also starts a
+// socket, or TCP with lb.tcpShards); with lb.shards > 0 it also starts a
 // cluster of that many shards behind one router ("router-<n>shards").
 func localBenchTargets(ctx context.Context, lb localBench) (func(), []bench.Target, error) {
-	shards, shardCPU := lb.shards, lb.shardCPU
 	var clusters []*devcluster.Cluster
 	var limits []func() error
 	cleanup := func() {
@@ -184,9 +183,9 @@ func localBenchTargets(ctx context.Context, lb localBench) (func(), []bench.Targ
 			return nil, err
 		}
 		clusters = append(clusters, c)
-		if shardCPU > 0 {
+		if lb.shardCPU > 0 {
 			for _, srv := range c.Shards {
-				undo, err := srv.LimitCPU(shardCPU)
+				undo, err := srv.LimitCPU(lb.shardCPU)
 				if err != nil {
 					return nil, err
 				}
@@ -205,14 +204,14 @@ func localBenchTargets(ctx context.Context, lb localBench) (func(), []bench.Targ
 		{Name: "direct", Addr: shard, RedisAddrs: []string{shard}},
 		{Name: "router", Addr: one.RESPAddrs()[0], RedisAddrs: []string{shard}},
 	}
-	if shards > 0 {
-		many, err := start(shards)
+	if lb.shards > 0 {
+		many, err := start(lb.shards)
 		if err != nil {
 			cleanup()
 			return nil, nil, err
 		}
 		targets = append(targets, bench.Target{
-			Name: fmt.Sprintf("router-%dshards", shards), Addr: many.RESPAddrs()[0], RedisAddrs: many.ShardAddrs(),
+			Name: fmt.Sprintf("router-%dshards", lb.shards), Addr: many.RESPAddrs()[0], RedisAddrs: many.ShardAddrs(),
 		})
 	}
 	return cleanup, targets, nil
